@@ -1,0 +1,247 @@
+/*
+ * config.c — see config.h.
+ */
+#include "config.h"
+
+#include "error.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OPT_DATA_DIR = 256,
+    OPT_IN_MEMORY,
+    OPT_BIND,
+    OPT_ONLY,
+    OPT_LOG_LEVEL,
+    OPT_LOG_FORMAT,
+    OPT_IDLE_TIMEOUT,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_PORT_BASE, /* OPT_PORT_BASE + enum module_id: --<module>-port */
+};
+
+void config_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: azsim [COMMAND] [OPTIONS]\n"
+            "\n"
+            "A local Azure control plane: Resource Manager, Entra ID, Instance Metadata, Key Vault\n"
+            "and Blob Storage, with real signed tokens and RBAC.\n"
+            "\n"
+            "commands:\n"
+            "  serve          run the server (the default)\n"
+            "  health         exit 0 when every module of the running server answers /health\n"
+            "  ca             print the path of the CA certificate to trust\n"
+            "  version        print the version\n"
+            "  help           print this help\n"
+            "\n"
+            "options (each also read from the environment variable shown):\n"
+            "  --data-dir DIR       state, keys and certificates  [AZSIM_DATA_DIR, default %s]\n"
+            "  --in-memory          keep the state store in memory; certificates still live in\n"
+            "                       the data directory                       [AZSIM_IN_MEMORY=1]\n"
+            "  --bind ADDR          address every listener binds  [AZSIM_BIND, default %s]\n",
+            AZSIM_DEFAULT_DATA_DIR, AZSIM_DEFAULT_BIND);
+    for (int i = 0; i < MODULE_COUNT; i++) {
+        char flag[32], env[32];
+        snprintf(flag, sizeof(flag), "--%s-port N", modules[i]->name);
+        snprintf(env, sizeof(env), "AZSIM_%s_PORT", modules[i]->name);
+        for (char *p = env; *p; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        fprintf(out, "  %-20s %-24s [%s, default %u; 0 = any free port]\n", flag,
+                modules[i]->title, env, modules[i]->default_port);
+    }
+    fprintf(out,
+            "  --only LIST          run only these modules, e.g. imds,aad        [AZSIM_ONLY]\n"
+            "  --log-level LEVEL    debug, info, warn, error or off   [AZSIM_LOG_LEVEL, info]\n"
+            "  --log-format FORMAT  text or json                      [AZSIM_LOG_FORMAT, text]\n"
+            "  --idle-timeout SECS  close connections silent this long  [AZSIM_IDLE_TIMEOUT, %d]\n"
+            "  -h, --help           print this help\n"
+            "  -V, --version        print the version\n",
+            AZSIM_DEFAULT_IDLE_TIMEOUT);
+}
+
+static int parse_port(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 65535)
+        return AZ_EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_positive(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v <= 0 || v > 86400)
+        return AZ_EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_only(const char *list, unsigned *out)
+{
+    unsigned mask = 0;
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ", ");
+        if (n > 0) {
+            bool found = false;
+            for (int i = 0; i < MODULE_COUNT; i++) {
+                if (str_ieqn(p, n, modules[i]->name)) {
+                    mask |= 1u << i;
+                    found = true;
+                }
+            }
+            if (!found)
+                return AZ_EINVAL;
+        }
+        p += n;
+        p += strspn(p, ", ");
+    }
+    if (!mask)
+        return AZ_EINVAL;
+    *out = mask;
+    return 0;
+}
+
+static bool env_true(const char *v)
+{
+    return v && (str_ieq(v, "1") || str_ieq(v, "true") || str_ieq(v, "yes"));
+}
+
+/* Apply one setting; `origin` names the flag or variable for the error message. */
+static int apply(struct azsim_config *cfg, int opt, const char *value, const char *origin)
+{
+    int rc = 0;
+    switch (opt) {
+    case OPT_DATA_DIR:
+        if (!*value)
+            rc = AZ_EINVAL;
+        cfg->data_dir = value;
+        break;
+    case OPT_IN_MEMORY: cfg->in_memory = value ? env_true(value) : true; break;
+    case OPT_BIND: cfg->bind = value; break;
+    case OPT_ONLY: rc = parse_only(value, &cfg->modules); break;
+    case OPT_LOG_LEVEL: rc = log_parse_level(value, &cfg->log_level); break;
+    case OPT_LOG_FORMAT: rc = log_parse_format(value, &cfg->log_format); break;
+    case OPT_IDLE_TIMEOUT: rc = parse_positive(value, &cfg->idle_timeout); break;
+    default:
+        if (opt >= OPT_PORT_BASE && opt < OPT_PORT_BASE + MODULE_COUNT)
+            rc = parse_port(value, &cfg->ports[opt - OPT_PORT_BASE]);
+        break;
+    }
+    if (rc != 0)
+        fprintf(stderr, "azsim: invalid value '%s' for %s\n", value ? value : "", origin);
+    return rc;
+}
+
+static int apply_environment(struct azsim_config *cfg)
+{
+    static const struct {
+        const char *name;
+        int opt;
+    } vars[] = {
+        {"AZSIM_DATA_DIR", OPT_DATA_DIR},     {"AZSIM_IN_MEMORY", OPT_IN_MEMORY},
+        {"AZSIM_BIND", OPT_BIND},             {"AZSIM_ONLY", OPT_ONLY},
+        {"AZSIM_LOG_LEVEL", OPT_LOG_LEVEL},   {"AZSIM_LOG_FORMAT", OPT_LOG_FORMAT},
+        {"AZSIM_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
+        const char *v = getenv(vars[i].name);
+        if (v && *v && apply(cfg, vars[i].opt, v, vars[i].name) != 0)
+            return AZ_EINVAL;
+    }
+    for (int i = 0; i < MODULE_COUNT; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "AZSIM_%s_PORT", modules[i]->name);
+        for (char *p = name; *p; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        const char *v = getenv(name);
+        if (v && *v && apply(cfg, OPT_PORT_BASE + i, v, name) != 0)
+            return AZ_EINVAL;
+    }
+    return 0;
+}
+
+int config_parse(struct azsim_config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->data_dir = AZSIM_DEFAULT_DATA_DIR;
+    cfg->bind = AZSIM_DEFAULT_BIND;
+    cfg->modules = (1u << MODULE_COUNT) - 1;
+    cfg->log_level = LOG_LEVEL_INFO;
+    cfg->log_format = LOG_FORMAT_TEXT;
+    cfg->idle_timeout = AZSIM_DEFAULT_IDLE_TIMEOUT;
+    for (int i = 0; i < MODULE_COUNT; i++)
+        cfg->ports[i] = modules[i]->default_port;
+
+    if (apply_environment(cfg) != 0)
+        return -1;
+
+    static char port_names[MODULE_COUNT][24];
+    struct option opts[16 + MODULE_COUNT] = {
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"in-memory", no_argument, NULL, OPT_IN_MEMORY},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"only", required_argument, NULL, OPT_ONLY},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+    };
+    size_t n = 9;
+    for (int i = 0; i < MODULE_COUNT; i++) {
+        snprintf(port_names[i], sizeof(port_names[i]), "%s-port", modules[i]->name);
+        opts[n++] = (struct option){port_names[i], required_argument, NULL, OPT_PORT_BASE + i};
+    }
+
+    static const struct {
+        const char *name;
+        int cmd;
+    } commands[] = {{"serve", CMD_SERVE}, {"help", CMD_HELP}, {"version", CMD_VERSION},
+                    {"health", CMD_HEALTH}, {"ca", CMD_CA}};
+    int command = -1;
+    optind = 1;
+    for (;;) {
+        /* '+': stop at the first word, so options may come before and after the command. */
+        int c = getopt_long(argc, argv, "+hV", opts, NULL);
+        if (c == -1) {
+            if (optind >= argc)
+                break;
+            const char *word = argv[optind++];
+            if (command >= 0) {
+                fprintf(stderr, "azsim: unexpected argument '%s'\n", word);
+                return -1;
+            }
+            for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+                if (strcmp(word, commands[i].name) == 0)
+                    command = commands[i].cmd;
+            }
+            if (command < 0) {
+                fprintf(stderr, "azsim: unknown command '%s' (try 'azsim --help')\n", word);
+                return -1;
+            }
+            continue;
+        }
+        if (c == 'h')
+            return CMD_HELP;
+        if (c == 'V')
+            return CMD_VERSION;
+        if (c == '?')
+            return -1;
+        char origin[40] = "option";
+        for (size_t i = 0; i < n; i++) {
+            if (opts[i].val == c)
+                snprintf(origin, sizeof(origin), "--%s", opts[i].name);
+        }
+        if (apply(cfg, c, optarg, origin) != 0)
+            return -1;
+    }
+    return command < 0 ? CMD_SERVE : command;
+}

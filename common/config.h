@@ -1,0 +1,38 @@
+/*
+ * config.h — azsim's settings, from flags and AZSIM_* environment variables (flags win).
+ */
+#ifndef AZSIM_CONFIG_H
+#define AZSIM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "module.h"
+
+#define AZSIM_DEFAULT_DATA_DIR "./.azsim"
+#define AZSIM_DEFAULT_BIND "127.0.0.1"
+#define AZSIM_DEFAULT_IDLE_TIMEOUT 60
+
+struct azsim_config {
+    const char *data_dir;
+    bool in_memory;
+    const char *bind;
+    int ports[MODULE_COUNT];         /* 0 picks a free port */
+    unsigned modules;                /* bit (1 << enum module_id) for each module to run */
+    enum log_level log_level;
+    enum log_format log_format;
+    int idle_timeout;                /* seconds a connection may stay silent */
+};
+
+/* The command a command line asks for. */
+enum azsim_command { CMD_SERVE, CMD_HELP, CMD_VERSION, CMD_HEALTH, CMD_CA };
+
+/*
+ * Fill `cfg` from the environment and then `argv`. Returns the command, or -1 after printing a
+ * usage error to stderr. Strings in `cfg` point into argv, the environment or static storage.
+ */
+int config_parse(struct azsim_config *cfg, int argc, char **argv);
+void config_usage(FILE *out);
+
+#endif

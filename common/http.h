@@ -1,0 +1,123 @@
+/*
+ * http.h — the request and response as handlers see them, and the dispatcher.
+ *
+ * Handlers never touch libevent: the HTTP server (http_server.c) turns each evhttp request into a
+ * `struct http_request`, calls http_dispatch(), and writes out whatever response the request
+ * holds afterwards. Unit tests build requests with http_request_init() and dispatch them the same
+ * way, without sockets.
+ *
+ * Contract: a handler either replies once through http_reply*() and returns 0, or returns
+ * http_fail(...) without replying; the dispatcher renders the failure in the module's format.
+ * Everything reachable from the request (strings, params, response headers) lives in its arena,
+ * freed after the response is written.
+ */
+#ifndef AZSIM_HTTP_H
+#define AZSIM_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mem.h"
+#include "module.h"
+#include "router.h"
+
+struct store;
+struct json_writer;
+struct server_context;
+
+struct http_header {
+    const char *name;
+    const char *value;
+};
+
+struct http_headers {
+    struct http_header *items;
+    size_t len, cap;
+};
+
+struct http_request {
+    struct arena *arena;
+    const struct module *module;
+    struct store *store;                /* this module thread's store connection */
+    const struct server_context *server; /* process-wide facts (version, CA) */
+
+    /* What arrived. */
+    enum http_method method;
+    const char *target;                 /* the request target as sent */
+    const char *path;                   /* raw path, still percent-encoded */
+    const char *raw_query;              /* after '?', or "" */
+    struct http_headers query;          /* decoded query parameters, in order */
+    bool malformed_query;               /* the query did not decode: dispatch answers 400 */
+    struct http_headers headers;        /* request headers, in order */
+    const char *host;                   /* Host header (or absolute-form host), or "" */
+    const char *body;                   /* NUL-terminated for convenience; may contain NULs */
+    size_t body_len;
+    const char *peer;                   /* "address:port" of the client */
+    bool tls;
+    struct route_match match;
+    const char *request_id;             /* x-ms-request-id we answer with */
+    int64_t started_us;                 /* clock_mono_us() at arrival */
+
+    /* What goes back. */
+    int status;
+    struct http_headers resp_headers;
+    struct buf resp_body;
+    bool replied;
+    const char *error_code;             /* set by a failure, for the access log */
+    const char *principal;              /* set by authentication, for the access log */
+    const char *rbac_verdict;           /* set by the RBAC check, for the access log */
+};
+
+/*
+ * Start a request: `target` is the request target ("/a/b?x=1" or "http://host/a?x=1"). Splits
+ * path and query and decodes the query into req->query. Returns 0, or AZ_EINVAL when the query
+ * is malformed (bad percent-encoding or not UTF-8) — the request is still usable for replying.
+ */
+int http_request_init(struct http_request *req, struct arena *a, const struct module *m,
+                      enum http_method method, const char *target);
+/* Release what the request owns besides its arena (the response buffer). */
+void http_request_release(struct http_request *req);
+
+void http_headers_add(struct arena *a, struct http_headers *h, const char *name, const char *value);
+/* First value of `name` (case-insensitive), or NULL. */
+const char *http_headers_get(const struct http_headers *h, const char *name);
+
+const char *http_header(const struct http_request *req, const char *name);
+const char *http_query(const struct http_request *req, const char *name);
+const char *http_param(const struct http_request *req, const char *name);
+
+/* Set (replace) a response header. */
+void http_set_header(struct http_request *req, const char *name, const char *value);
+
+/* Reply with a body (copied). Returns 0. Replying twice is a programming error. */
+int http_reply(struct http_request *req, int status, const char *content_type, const void *body,
+               size_t len);
+/* Reply with the writer's JSON document as application/json; charset=utf-8. Returns 0. */
+int http_reply_json(struct http_request *req, int status, struct json_writer *w);
+
+/*
+ * Record a failure for the dispatcher to render in the module's error format, and return
+ * AZ_EREPLIED for the handler to return: `return http_fail(req, 404, "ResourceNotFound", ...)`.
+ */
+int http_fail(struct http_request *req, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Route, run the handler and make sure exactly one response results: a handler that neither
+ * replied nor failed gets a 500 and a log line.
+ */
+void http_dispatch(struct http_request *req);
+
+/* Error renderers for the wire formats Azure services use. */
+void http_render_json_error(struct http_request *req, int status, const char *code,
+                            const char *message);   /* ARM, Key Vault: {"error":{code,message}} */
+void http_render_oauth_error(struct http_request *req, int status, const char *code,
+                             const char *message);  /* AAD, IMDS: {"error","error_description"} */
+void http_render_storage_error(struct http_request *req, int status, const char *code,
+                               const char *message); /* Storage: XML <Error> + x-ms-error-code */
+
+/* Reason phrase for a status code ("Not Found"). */
+const char *http_reason(int status);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * json.c — see json.h. The only file that includes yajl. A `struct json *` is a yajl_val in
+ * disguise; the cast keeps yajl's types out of every other file.
+ */
+#include "json.h"
+
+#include "error.h"
+#include "mem.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#define VAL(v) ((yajl_val)(v))
+
+/* yajl builds and frees trees recursively; refuse nesting deep enough to exhaust a thread's
+ * stack before yajl sees it. Azure's own limit for ARM templates is far below this. */
+#define JSON_MAX_DEPTH 256
+
+static bool nesting_ok(const char *s, size_t n)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > JSON_MAX_DEPTH)
+                return false;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return true;
+}
+
+int json_parse(const char *text, size_t len, struct json **out, char *err, size_t errlen)
+{
+    char localerr[128];
+    *out = NULL;
+    /* yajl_tree_parse wants a NUL-terminated string, and a NUL inside would end it early. */
+    if (memchr(text, '\0', len)) {
+        if (err)
+            snprintf(err, errlen, "NUL byte in JSON text");
+        return AZ_EINVAL;
+    }
+    if (!nesting_ok(text, len)) {
+        if (err)
+            snprintf(err, errlen, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
+        return AZ_EINVAL;
+    }
+    char *copy = xstrndup(text, len);
+    yajl_val root = yajl_tree_parse(copy, localerr, sizeof(localerr));
+    free(copy);
+    if (!root) {
+        if (err) {
+            /* yajl's message spans lines (it quotes the input with a caret); keep the first. */
+            localerr[strcspn(localerr, "\n")] = '\0';
+            snprintf(err, errlen, "%s", localerr[0] ? localerr : "invalid JSON");
+        }
+        return AZ_EINVAL;
+    }
+    *out = (struct json *)root;
+    return 0;
+}
+
+void json_free(struct json *root)
+{
+    if (root)
+        yajl_tree_free(VAL(root));
+}
+
+enum json_type json_type(const struct json *v)
+{
+    if (!v)
+        return JSON_NONE;
+    switch (VAL(v)->type) {
+    case yajl_t_string: return JSON_STRING;
+    case yajl_t_number: return JSON_NUMBER;
+    case yajl_t_object: return JSON_OBJECT;
+    case yajl_t_array: return JSON_ARRAY;
+    case yajl_t_true:
+    case yajl_t_false: return JSON_BOOL;
+    case yajl_t_null: return JSON_NULL;
+    case yajl_t_any: break;
+    }
+    return JSON_NONE;
+}
+
+static const struct json *object_get(const struct json *obj, const char *key, bool icase)
+{
+    if (!obj || !YAJL_IS_OBJECT(VAL(obj)))
+        return NULL;
+    const yajl_val o = VAL(obj);
+    for (size_t i = 0; i < o->u.object.len; i++) {
+        const char *k = o->u.object.keys[i];
+        if (icase ? str_ieq(k, key) : strcmp(k, key) == 0)
+            return (const struct json *)o->u.object.values[i];
+    }
+    return NULL;
+}
+
+const struct json *json_get(const struct json *obj, const char *key)
+{
+    return object_get(obj, key, false);
+}
+
+const struct json *json_iget(const struct json *obj, const char *key)
+{
+    return object_get(obj, key, true);
+}
+
+size_t json_len(const struct json *v)
+{
+    if (!v)
+        return 0;
+    if (YAJL_IS_OBJECT(VAL(v)))
+        return VAL(v)->u.object.len;
+    if (YAJL_IS_ARRAY(VAL(v)))
+        return VAL(v)->u.array.len;
+    return 0;
+}
+
+const struct json *json_at(const struct json *v, size_t i)
+{
+    if (i >= json_len(v))
+        return NULL;
+    if (YAJL_IS_OBJECT(VAL(v)))
+        return (const struct json *)VAL(v)->u.object.values[i];
+    return (const struct json *)VAL(v)->u.array.values[i];
+}
+
+const char *json_key_at(const struct json *obj, size_t i)
+{
+    if (!obj || !YAJL_IS_OBJECT(VAL(obj)) || i >= VAL(obj)->u.object.len)
+        return NULL;
+    return VAL(obj)->u.object.keys[i];
+}
+
+const char *json_string(const struct json *v)
+{
+    return v && YAJL_IS_STRING(VAL(v)) ? VAL(v)->u.string : NULL;
+}
+
+bool json_bool(const struct json *v, bool *out)
+{
+    if (!v || !(YAJL_IS_TRUE(VAL(v)) || YAJL_IS_FALSE(VAL(v))))
+        return false;
+    *out = YAJL_IS_TRUE(VAL(v));
+    return true;
+}
+
+bool json_int(const struct json *v, int64_t *out)
+{
+    if (!v || !YAJL_IS_INTEGER(VAL(v)))
+        return false;
+    *out = YAJL_GET_INTEGER(VAL(v));
+    return true;
+}
+
+bool json_double(const struct json *v, double *out)
+{
+    if (!v || !YAJL_IS_DOUBLE(VAL(v)))
+        return false;
+    *out = YAJL_GET_DOUBLE(VAL(v));
+    return true;
+}
+
+/* ---- writer --------------------------------------------------------------------------------- */
+
+struct json_writer {
+    yajl_gen gen;
+};
+
+struct json_writer *json_writer_new(void)
+{
+    struct json_writer *w = xcalloc(1, sizeof(*w));
+    w->gen = yajl_gen_alloc(NULL);
+    if (!w->gen) {
+        fprintf(stderr, "azsim: out of memory in yajl_gen_alloc\n");
+        abort();
+    }
+    yajl_gen_config(w->gen, yajl_gen_validate_utf8, 1);
+    return w;
+}
+
+void json_writer_free(struct json_writer *w)
+{
+    if (!w)
+        return;
+    yajl_gen_free(w->gen);
+    free(w);
+}
+
+const char *json_writer_text(struct json_writer *w, size_t *len)
+{
+    const unsigned char *buf;
+    size_t n;
+    yajl_gen_get_buf(w->gen, &buf, &n);
+    if (len)
+        *len = n;
+    return (const char *)buf;
+}
+
+void jw_object_open(struct json_writer *w) { yajl_gen_map_open(w->gen); }
+void jw_object_close(struct json_writer *w) { yajl_gen_map_close(w->gen); }
+void jw_array_open(struct json_writer *w) { yajl_gen_array_open(w->gen); }
+void jw_array_close(struct json_writer *w) { yajl_gen_array_close(w->gen); }
+void jw_int(struct json_writer *w, int64_t v) { yajl_gen_integer(w->gen, (long long)v); }
+void jw_double(struct json_writer *w, double v) { yajl_gen_double(w->gen, v); }
+void jw_bool(struct json_writer *w, bool v) { yajl_gen_bool(w->gen, v); }
+void jw_null(struct json_writer *w) { yajl_gen_null(w->gen); }
+
+void jw_stringn(struct json_writer *w, const char *s, size_t n)
+{
+    if (utf8_valid(s, n)) {
+        yajl_gen_string(w->gen, (const unsigned char *)s, n);
+        return;
+    }
+    /* Replace each byte that does not start a valid sequence with U+FFFD. */
+    struct buf clean = {0};
+    for (size_t i = 0; i < n;) {
+        size_t len = 1;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0xf0)
+            len = 4;
+        else if (c >= 0xe0)
+            len = 3;
+        else if (c >= 0xc0)
+            len = 2;
+        if (i + len <= n && utf8_valid(s + i, len)) {
+            buf_append(&clean, s + i, len);
+            i += len;
+        } else {
+            buf_puts(&clean, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    yajl_gen_string(w->gen, (const unsigned char *)clean.data, clean.len);
+    buf_free(&clean);
+}
+
+void jw_string(struct json_writer *w, const char *s)
+{
+    if (s)
+        jw_stringn(w, s, strlen(s));
+    else
+        jw_null(w);
+}
+
+void jw_key(struct json_writer *w, const char *key)
+{
+    jw_string(w, key);
+}
+
+void jw_value(struct json_writer *w, const struct json *v)
+{
+    switch (json_type(v)) {
+    case JSON_NONE:
+    case JSON_NULL: jw_null(w); return;
+    case JSON_BOOL: jw_bool(w, YAJL_IS_TRUE(VAL(v))); return;
+    case JSON_STRING: jw_string(w, json_string(v)); return;
+    case JSON_NUMBER:
+        /* Keep the number's own text so 1.50 or 1e3 round-trip unchanged. */
+        yajl_gen_number(w->gen, VAL(v)->u.number.r, strlen(VAL(v)->u.number.r));
+        return;
+    case JSON_ARRAY:
+        jw_array_open(w);
+        for (size_t i = 0; i < json_len(v); i++)
+            jw_value(w, json_at(v, i));
+        jw_array_close(w);
+        return;
+    case JSON_OBJECT:
+        jw_object_open(w);
+        for (size_t i = 0; i < json_len(v); i++) {
+            jw_key(w, json_key_at(v, i));
+            jw_value(w, json_at(v, i));
+        }
+        jw_object_close(w);
+        return;
+    }
+}
+
+void jw_kv_string(struct json_writer *w, const char *key, const char *s)
+{
+    jw_key(w, key);
+    jw_string(w, s);
+}
+
+void jw_kv_int(struct json_writer *w, const char *key, int64_t v)
+{
+    jw_key(w, key);
+    jw_int(w, v);
+}
+
+void jw_kv_bool(struct json_writer *w, const char *key, bool v)
+{
+    jw_key(w, key);
+    jw_bool(w, v);
+}

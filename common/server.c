@@ -1,0 +1,358 @@
+/*
+ * server.c — see server.h. The only file that includes evhttp: it turns each evhttp request into
+ * a `struct http_request`, dispatches it (http.c), and writes the response back.
+ *
+ * libevent 2.1 notes this code depends on: evhttp_set_cb matches exact paths only, so everything
+ * goes through one generic callback; PATCH must be allowed explicitly; a TLS listener gets its
+ * bufferevents from evhttp_set_bevcb with fd -1 (evhttp sets the fd after accepting); Nagle's
+ * algorithm against delayed ACKs collapses keep-alive HTTPS throughput, so listeners set
+ * TCP_NODELAY, which accepted sockets inherit on Linux.
+ */
+#include "server.h"
+
+#include "error.h"
+#include "http.h"
+#include "log.h"
+#include "mem.h"
+#include "tls.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Header blocks larger than this are refused; Azure's front ends allow about this much. */
+#define MAX_HEADERS_SIZE (64 * 1024)
+#define DRAIN_TICK_MS 20
+
+struct listener {
+    const struct module *module;
+    struct server *server;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct event *stop_ev;   /* activated from the main thread to begin stopping */
+    struct event *drain_ev;  /* polls until in-flight replies are written */
+    struct store *store;
+    pthread_t thread;
+    bool thread_started;
+    char url[96];
+    int in_flight;           /* replies handed to evhttp and not yet written */
+    bool stopping;
+    int64_t drain_deadline;
+};
+
+struct server {
+    const struct azsim_config *cfg;
+    const struct server_context *ctx;
+    struct tls *tls;
+    struct listener *listeners[MODULE_COUNT];
+};
+
+/* ---- request conversion ----------------------------------------------------------------------*/
+
+static enum http_method method_of(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET: return HTTP_GET;
+    case EVHTTP_REQ_HEAD: return HTTP_HEAD;
+    case EVHTTP_REQ_POST: return HTTP_POST;
+    case EVHTTP_REQ_PUT: return HTTP_PUT;
+    case EVHTTP_REQ_PATCH: return HTTP_PATCH;
+    case EVHTTP_REQ_DELETE: return HTTP_DELETE;
+    default: return HTTP_OPTIONS;
+    }
+}
+
+static void read_request(struct http_request *req, struct evhttp_request *evreq)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(evreq);
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
+        http_headers_add(req->arena, &req->headers, arena_strdup(req->arena, kv->key),
+                         arena_strdup(req->arena, kv->value));
+    if (!*req->host) {
+        const char *host = http_header(req, "Host");
+        req->host = host ? host : "";
+    }
+
+    struct evbuffer *body = evhttp_request_get_input_buffer(evreq);
+    size_t n = evbuffer_get_length(body);
+    if (n > 0) {
+        char *copy = arena_alloc(req->arena, n + 1);
+        evbuffer_remove(body, copy, n);
+        req->body = copy;
+        req->body_len = n;
+    }
+
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    evhttp_connection_get_peer(evhttp_request_get_connection(evreq), &addr, &port);
+    if (addr)
+        req->peer = arena_printf(req->arena, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
+}
+
+static void on_reply_written(struct evhttp_request *evreq, void *arg)
+{
+    (void)evreq;
+    struct listener *l = arg;
+    l->in_flight--;
+}
+
+static void write_response(struct listener *l, struct evhttp_request *evreq,
+                           struct http_request *req)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(evreq);
+    for (size_t i = 0; i < req->resp_headers.len; i++) {
+        if (evhttp_add_header(out, req->resp_headers.items[i].name,
+                              req->resp_headers.items[i].value) != 0)
+            LOG_WARN(l->module->name, "dropped malformed response header %s",
+                     req->resp_headers.items[i].name);
+    }
+    evhttp_add_header(out, "x-ms-request-id", req->request_id);
+    const char *client_id = http_header(req, "x-ms-client-request-id");
+    if (client_id)
+        evhttp_add_header(out, "x-ms-client-request-id", client_id);
+    if (l->stopping)
+        evhttp_add_header(out, "Connection", "close");
+
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add(body, req->resp_body.data ? req->resp_body.data : "", req->resp_body.len);
+    l->in_flight++;
+    evhttp_request_set_on_complete_cb(evreq, on_reply_written, l);
+    evhttp_send_reply(evreq, req->status, http_reason(req->status), body);
+    evbuffer_free(body);
+}
+
+static void on_request(struct evhttp_request *evreq, void *arg)
+{
+    struct listener *l = arg;
+    struct arena *a = arena_new();
+    struct http_request req;
+    http_request_init(&req, a, l->module, method_of(evhttp_request_get_command(evreq)),
+                      evhttp_request_get_uri(evreq));
+    req.store = l->store;
+    req.server = l->server->ctx;
+    req.tls = l->module->tls;
+    read_request(&req, evreq);
+
+    http_dispatch(&req);
+    write_response(l, evreq, &req);
+
+    log_access(&(struct log_access){
+        .module = l->module->name,
+        .method = http_method_name(req.method),
+        .path = req.path,
+        .status = req.status,
+        .duration_ms = (double)(clock_mono_us() - req.started_us) / 1000.0,
+        .operation = req.match.route ? req.match.route->operation_id : NULL,
+        .principal = req.principal,
+        .rbac = req.rbac_verdict,
+        .error_code = req.error_code,
+        .request_id = req.request_id,
+        .peer = req.peer,
+    });
+    http_request_release(&req);
+    arena_free(a);
+}
+
+/* ---- TLS ------------------------------------------------------------------------------------ */
+
+static struct bufferevent *make_tls_bufferevent(struct event_base *base, void *arg)
+{
+    struct listener *l = arg;
+    SSL *ssl = SSL_new(tls_server_ctx(l->server->tls));
+    if (!ssl)
+        return NULL;
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    /* Clients routinely close without a TLS close_notify; that is not an error. */
+    if (bev)
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct listener *l = arg;
+    if (l->in_flight <= 0 || clock_mono_ms() >= l->drain_deadline) {
+        if (l->in_flight > 0)
+            LOG_WARN(l->module->name, "stopping with %d replies unwritten", l->in_flight);
+        event_base_loopbreak(l->base);
+    }
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct listener *l = arg;
+    l->stopping = true;
+    if (l->bound) {
+        evhttp_del_accept_socket(l->http, l->bound);
+        l->bound = NULL;
+    }
+    l->drain_deadline = clock_mono_ms() + SERVER_DRAIN_MS;
+    struct timeval tick = {0, DRAIN_TICK_MS * 1000};
+    event_add(l->drain_ev, &tick);
+    on_drain_tick(-1, 0, l);
+}
+
+static void *listener_main(void *arg)
+{
+    struct listener *l = arg;
+    event_base_dispatch(l->base);
+    return NULL;
+}
+
+static void format_url(struct listener *l, const char *bind, uint16_t port)
+{
+    const char *host = bind;
+    if (strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(bind, "::") == 0)
+        host = "::1";
+    snprintf(l->url, sizeof(l->url), strchr(host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+             l->module->tls ? "https" : "http", host, port);
+}
+
+static void listener_free(struct listener *l)
+{
+    if (!l)
+        return;
+    if (l->http)
+        evhttp_free(l->http);
+    if (l->stop_ev)
+        event_free(l->stop_ev);
+    if (l->drain_ev)
+        event_free(l->drain_ev);
+    if (l->base)
+        event_base_free(l->base);
+    store_close(l->store);
+    free(l);
+}
+
+static int listener_create(struct server *s, const struct module *m, int port,
+                           const struct store_location *store_loc, struct listener **out)
+{
+    const struct azsim_config *cfg = s->cfg;
+    struct listener *l = xcalloc(1, sizeof(*l));
+    l->module = m;
+    l->server = s;
+    *out = l;
+    l->base = event_base_new();
+    if (!l->base)
+        return AZ_EIO;
+    l->http = evhttp_new(l->base);
+    l->stop_ev = event_new(l->base, -1, 0, on_stop, l);
+    l->drain_ev = event_new(l->base, -1, EV_PERSIST, on_drain_tick, l);
+    if (!l->http || !l->stop_ev || !l->drain_ev)
+        return AZ_EIO;
+
+    evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+    evhttp_set_max_headers_size(l->http, MAX_HEADERS_SIZE);
+    evhttp_set_max_body_size(l->http, (ev_ssize_t)m->max_body);
+    evhttp_set_timeout(l->http, cfg->idle_timeout);
+    evhttp_set_default_content_type(l->http, NULL);
+    evhttp_set_gencb(l->http, on_request, l);
+    if (m->tls)
+        evhttp_set_bevcb(l->http, make_tls_bufferevent, l);
+
+    l->bound = evhttp_bind_socket_with_handle(l->http, cfg->bind, (ev_uint16_t)port);
+    if (!l->bound) {
+        LOG_ERROR(m->name, "cannot listen on %s port %d: %s", cfg->bind, port, strerror(errno));
+        return AZ_EIO;
+    }
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(l->bound);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    uint16_t actual = (uint16_t)port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+        actual = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                : ((struct sockaddr_in *)&ss)->sin_port);
+    format_url(l, cfg->bind, actual);
+
+    return store_open(store_loc, &l->store);
+}
+
+int server_create(const struct azsim_config *cfg, const struct server_context *ctx,
+                  const struct store_location *store_loc, struct tls *tls, struct server **out)
+{
+    /* Only for the cross-thread event_active() in server_stop(). */
+    evthread_use_pthreads();
+    struct server *s = xcalloc(1, sizeof(*s));
+    s->cfg = cfg;
+    s->ctx = ctx;
+    s->tls = tls;
+    *out = s;
+    for (int i = 0; i < MODULE_COUNT; i++) {
+        if (!(cfg->modules & (1u << i)))
+            continue;
+        int rc = listener_create(s, modules[i], cfg->ports[i], store_loc, &s->listeners[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+const char *server_url(const struct server *s, enum module_id id)
+{
+    return s->listeners[id] ? s->listeners[id]->url : NULL;
+}
+
+int server_start(struct server *s)
+{
+    for (int i = 0; i < MODULE_COUNT; i++) {
+        struct listener *l = s->listeners[i];
+        if (!l)
+            continue;
+        if (pthread_create(&l->thread, NULL, listener_main, l) != 0) {
+            LOG_ERROR(l->module->name, "cannot start thread");
+            return AZ_EIO;
+        }
+        l->thread_started = true;
+    }
+    return 0;
+}
+
+void server_stop(struct server *s)
+{
+    for (int i = 0; i < MODULE_COUNT; i++) {
+        if (s->listeners[i] && s->listeners[i]->thread_started)
+            event_active(s->listeners[i]->stop_ev, 0, 0);
+    }
+    for (int i = 0; i < MODULE_COUNT; i++) {
+        struct listener *l = s->listeners[i];
+        if (l && l->thread_started) {
+            pthread_join(l->thread, NULL);
+            l->thread_started = false;
+        }
+    }
+}
+
+void server_free(struct server *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < MODULE_COUNT; i++)
+        listener_free(s->listeners[i]);
+    free(s);
+}

@@ -1,0 +1,273 @@
+/*
+ * store.c — see store.h. The only file that includes sqlite3.h.
+ */
+#include "store.h"
+
+#include "error.h"
+#include "log.h"
+#include "mem.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How long a writer waits for another connection's transaction before giving up. */
+#define STORE_BUSY_TIMEOUT_MS 10000
+
+/* All in-memory connections of the process open this name, so every module sees one database
+ * (memdb VFS, SQLite >= 3.36: a name starting with '/' is shared within the process). */
+#define STORE_MEMDB_URI "file:/azsim-memory?vfs=memdb"
+
+struct store {
+    sqlite3 *db;
+};
+
+struct store_stmt {
+    sqlite3_stmt *st;
+    struct store *s;
+};
+
+const struct store_migration store_schema[] = {
+    {"meta",
+     "CREATE TABLE meta ("
+     "  key   TEXT PRIMARY KEY,"
+     "  value TEXT NOT NULL"
+     ") WITHOUT ROWID;"},
+};
+const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
+
+static int store_error(struct store *s, const char *what)
+{
+    LOG_ERROR("store", "%s: %s", what, sqlite3_errmsg(s->db));
+    return AZ_ESTORE;
+}
+
+int store_open(const struct store_location *loc, struct store **out)
+{
+    *out = NULL;
+    struct store *s = xcalloc(1, sizeof(*s));
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
+                SQLITE_OPEN_NOMUTEX; /* one connection per thread: no need for SQLite's mutex */
+    const char *name = loc && loc->path ? loc->path : STORE_MEMDB_URI;
+    int rc = sqlite3_open_v2(name, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        LOG_ERROR("store", "cannot open %s: %s", name, s->db ? sqlite3_errmsg(s->db) : "no memory");
+        store_close(s);
+        return AZ_ESTORE;
+    }
+    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(s->db, 1);
+    const char *pragmas = loc && loc->path ? "PRAGMA journal_mode=WAL;"
+                                             "PRAGMA synchronous=NORMAL;"
+                                             "PRAGMA foreign_keys=ON;"
+                                           : "PRAGMA foreign_keys=ON;";
+    if (store_exec(s, pragmas) != 0) {
+        store_close(s);
+        return AZ_ESTORE;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close_v2(s->db);
+    free(s);
+}
+
+int store_exec(struct store *s, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        LOG_ERROR("store", "exec failed: %s", err ? err : sqlite3_errmsg(s->db));
+        sqlite3_free(err);
+        return AZ_ESTORE;
+    }
+    return 0;
+}
+
+int store_begin(struct store *s)
+{
+    return store_exec(s, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *s)
+{
+    return store_exec(s, "COMMIT");
+}
+
+void store_rollback(struct store *s)
+{
+    if (s && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_schema_version(struct store *s)
+{
+    struct store_stmt *st;
+    if (store_prepare(s, "PRAGMA user_version", &st) != 0)
+        return AZ_ESTORE;
+    int v = store_step(st) == 1 ? (int)store_column_int64(st, 0) : AZ_ESTORE;
+    store_finalize(st);
+    return v;
+}
+
+int store_migrate(struct store *s, const struct store_migration *migrations, size_t n)
+{
+    int version = store_schema_version(s);
+    if (version < 0)
+        return version;
+    if ((size_t)version > n) {
+        LOG_ERROR("store", "database schema version %d is newer than this azsim knows (%zu)",
+                  version, n);
+        return AZ_EVERSION;
+    }
+    for (size_t i = (size_t)version; i < n; i++) {
+        char pragma[48];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%zu", i + 1);
+        if (store_begin(s) != 0)
+            return AZ_ESTORE;
+        /* Another process may have migrated while we waited for the write lock. */
+        int now = store_schema_version(s);
+        if (now < 0 || (size_t)now > i) {
+            store_rollback(s);
+            if (now < 0)
+                return AZ_ESTORE;
+            i = (size_t)now - 1;
+            continue;
+        }
+        if (store_exec(s, migrations[i].sql) != 0 || store_exec(s, pragma) != 0 ||
+            store_commit(s) != 0) {
+            LOG_ERROR("store", "migration %zu (%s) failed", i + 1, migrations[i].name);
+            store_rollback(s);
+            return AZ_ESTORE;
+        }
+        LOG_DEBUG("store", "applied migration %zu (%s)", i + 1, migrations[i].name);
+    }
+    return 0;
+}
+
+/* ---- statements ----------------------------------------------------------------------------- */
+
+int store_prepare(struct store *s, const char *sql, struct store_stmt **out)
+{
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_error(s, "prepare");
+    struct store_stmt *w = xmalloc(sizeof(*w));
+    w->st = st;
+    w->s = s;
+    *out = w;
+    return 0;
+}
+
+void store_finalize(struct store_stmt *st)
+{
+    if (!st)
+        return;
+    sqlite3_finalize(st->st);
+    free(st);
+}
+
+void store_reset(struct store_stmt *st)
+{
+    sqlite3_reset(st->st);
+    sqlite3_clear_bindings(st->st);
+}
+
+static int bind_result(struct store_stmt *st, int rc)
+{
+    return rc == SQLITE_OK ? 0 : store_error(st->s, "bind");
+}
+
+int store_bind_text(struct store_stmt *st, int idx, const char *text)
+{
+    if (!text)
+        return bind_result(st, sqlite3_bind_null(st->st, idx));
+    return bind_result(st, sqlite3_bind_text(st->st, idx, text, -1, SQLITE_TRANSIENT));
+}
+
+int store_bind_blob(struct store_stmt *st, int idx, const void *data, size_t n)
+{
+    return bind_result(st, sqlite3_bind_blob64(st->st, idx, data, n, SQLITE_TRANSIENT));
+}
+
+int store_bind_int64(struct store_stmt *st, int idx, int64_t v)
+{
+    return bind_result(st, sqlite3_bind_int64(st->st, idx, v));
+}
+
+int store_step(struct store_stmt *st)
+{
+    int rc = sqlite3_step(st->st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return AZ_EEXIST;
+    return store_error(st->s, "step");
+}
+
+const char *store_column_text(struct store_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(st->st, col);
+}
+
+int64_t store_column_int64(struct store_stmt *st, int col)
+{
+    return sqlite3_column_int64(st->st, col);
+}
+
+const void *store_column_blob(struct store_stmt *st, int col, size_t *n)
+{
+    const void *p = sqlite3_column_blob(st->st, col);
+    *n = (size_t)sqlite3_column_bytes(st->st, col);
+    return p;
+}
+
+int64_t store_changes(struct store *s)
+{
+    return sqlite3_changes64(s->db);
+}
+
+/* ---- meta ----------------------------------------------------------------------------------- */
+
+int store_meta_get(struct store *s, const char *key, char **out)
+{
+    struct store_stmt *st;
+    *out = NULL;
+    int rc = store_prepare(s, "SELECT value FROM meta WHERE key = ?1", &st);
+    if (rc != 0)
+        return rc;
+    store_bind_text(st, 1, key);
+    rc = store_step(st);
+    if (rc == 1) {
+        *out = xstrdup(store_column_text(st, 0));
+        rc = 0;
+    } else if (rc == 0) {
+        rc = AZ_ENOTFOUND;
+    }
+    store_finalize(st);
+    return rc;
+}
+
+int store_meta_set(struct store *s, const char *key, const char *value)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(s,
+                           "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           &st);
+    if (rc != 0)
+        return rc;
+    store_bind_text(st, 1, key);
+    store_bind_text(st, 2, value);
+    rc = store_step(st);
+    store_finalize(st);
+    return rc < 0 ? rc : 0;
+}
