@@ -8,6 +8,7 @@
 #include "mem.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,9 +162,23 @@ bool json_bool(const struct json *v, bool *out)
 
 bool json_int(const struct json *v, int64_t *out)
 {
-    if (!v || !YAJL_IS_INTEGER(VAL(v)))
+    if (!v || !YAJL_IS_NUMBER(VAL(v)))
         return false;
-    *out = YAJL_GET_INTEGER(VAL(v));
+    if (YAJL_IS_INTEGER(VAL(v))) {
+        *out = YAJL_GET_INTEGER(VAL(v));
+        return true;
+    }
+    /* yajl 2.1 accumulates digits as a positive number before applying the sign, so it cannot
+     * represent INT64_MIN as an integer; its text still can. */
+    const char *text = VAL(v)->u.number.r;
+    if (strpbrk(text, ".eE"))
+        return false;
+    errno = 0;
+    char *end;
+    long long n = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = n;
     return true;
 }
 

@@ -24,15 +24,28 @@ const char *http_method_name(enum http_method m)
     return "?";
 }
 
-#define MAX_SEGMENTS 64
+/* Patterns are ours and short; paths are the client's and may be long (a blob name can have
+ * 254 segments), so a path's segments are counted and allocated per request. */
+#define MAX_PATTERN_SEGMENTS 32
 
 struct segment {
     const char *p; /* raw text in the path */
     size_t len;
 };
 
-/* Split at '/', dropping empty segments. Returns the count, or -1 when there are too many. */
-static int split(const char *path, struct segment *segs)
+static int count_segments(const char *path)
+{
+    int n = 0;
+    for (const char *p = path; *p; p++) {
+        if (*p != '/' && (p == path || p[-1] == '/'))
+            n++;
+    }
+    return n;
+}
+
+/* Split at '/', dropping empty segments, into at most `max` segments; returns the count or -1
+ * when there are more. */
+static int split(const char *path, struct segment *segs, int max)
 {
     int n = 0;
     const char *p = path;
@@ -44,7 +57,7 @@ static int split(const char *path, struct segment *segs)
         const char *start = p;
         while (*p && *p != '/')
             p++;
-        if (n == MAX_SEGMENTS)
+        if (n == max)
             return -1;
         segs[n].p = start;
         segs[n].len = (size_t)(p - start);
@@ -71,8 +84,10 @@ static bool is_tail_param(const char *seg, size_t len)
 static bool match_pattern(const char *pattern, const struct segment *segs, int nsegs,
                           struct route_match *out, struct segment *raw)
 {
-    struct segment psegs[MAX_SEGMENTS];
-    int np = split(pattern, psegs);
+    struct segment psegs[MAX_PATTERN_SEGMENTS];
+    int np = split(pattern, psegs, MAX_PATTERN_SEGMENTS);
+    if (np < 0)
+        return false;
     out->nparams = 0;
     int i = 0;
     for (; i < np; i++) {
@@ -109,7 +124,6 @@ enum router_result router_match(const struct route *routes, size_t n, enum http_
                                  const char *path, struct arena *a, struct route_match *out,
                                  unsigned *allowed)
 {
-    struct segment segs[MAX_SEGMENTS];
     memset(out, 0, sizeof(*out));
     if (allowed)
         *allowed = 0;
@@ -121,9 +135,9 @@ enum router_result router_match(const struct route *routes, size_t n, enum http_
     if (!decoded || !utf8_valid(decoded, decoded_len))
         return ROUTER_BAD_PATH;
 
-    int nsegs = split(path, segs);
-    if (nsegs < 0)
-        return ROUTER_NOT_FOUND;
+    int nsegs = count_segments(path);
+    struct segment *segs = arena_alloc(a, ((size_t)nsegs + 1) * sizeof(*segs));
+    split(path, segs, nsegs);
 
     bool path_matched = false;
     struct segment raw[ROUTER_MAX_PARAMS];

@@ -136,6 +136,8 @@ int store_migrate(struct store *s, const struct store_migration *migrations, siz
             store_rollback(s);
             if (now < 0)
                 return AZ_ESTORE;
+            if ((size_t)now > n)
+                return AZ_EVERSION;
             i = (size_t)now - 1;
             continue;
         }
