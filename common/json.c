@@ -244,15 +244,8 @@ void jw_stringn(struct json_writer *w, const char *s, size_t n)
     /* Replace each byte that does not start a valid sequence with U+FFFD. */
     struct buf clean = {0};
     for (size_t i = 0; i < n;) {
-        size_t len = 1;
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0xf0)
-            len = 4;
-        else if (c >= 0xe0)
-            len = 3;
-        else if (c >= 0xc0)
-            len = 2;
-        if (i + len <= n && utf8_valid(s + i, len)) {
+        size_t len = utf8_sequence_length(s + i, n - i);
+        if (len) {
             buf_append(&clean, s + i, len);
             i += len;
         } else {

@@ -49,19 +49,25 @@ int log_parse_format(const char *s, enum log_format *out)
     return 0;
 }
 
-/* Append `s` as the inside of a JSON string: quotes, backslashes and control bytes escaped. */
+/* Append `s` as the inside of a JSON string: quotes, backslashes and control bytes escaped,
+ * bytes that are not UTF-8 (a client's raw path) replaced, so every line stays valid JSON. */
 static void json_escape(struct buf *b, const char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = utf8_sequence_length(s + i, n - i);
         if (c == '"' || c == '\\') {
             buf_putc(b, '\\');
             buf_putc(b, (char)c);
         } else if (c < 0x20) {
             buf_printf(b, "\\u%04x", c);
+        } else if (len == 0) {
+            buf_puts(b, "\\ufffd");
         } else {
-            buf_putc(b, (char)c);
+            buf_append(b, s + i, len);
         }
+        i += len ? len : 1;
     }
 }
 

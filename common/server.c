@@ -127,7 +127,15 @@ static void write_response(struct listener *l, struct evhttp_request *evreq,
         evhttp_add_header(out, "Connection", "close");
 
     struct evbuffer *body = evbuffer_new();
-    evbuffer_add(body, req->resp_body.data ? req->resp_body.data : "", req->resp_body.len);
+    if (req->method == HTTP_HEAD) {
+        /* HEAD answers with GET's headers and no body; libevent would write a body it is given
+         * and would not state the length itself. */
+        char len[24];
+        snprintf(len, sizeof(len), "%zu", req->resp_body.len);
+        evhttp_add_header(out, "Content-Length", len);
+    } else {
+        evbuffer_add(body, req->resp_body.data ? req->resp_body.data : "", req->resp_body.len);
+    }
     l->in_flight++;
     evhttp_request_set_on_complete_cb(evreq, on_reply_written, l);
     evhttp_send_reply(evreq, req->status, http_reason(req->status), body);

@@ -279,6 +279,13 @@ bool utf8_valid(const char *str, size_t n)
     return true;
 }
 
+size_t utf8_sequence_length(const char *s, size_t n)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    return len && len <= n && utf8_valid(s, len) ? len : 0;
+}
+
 /* ---- clock ---------------------------------------------------------------------------------- */
 
 static _Atomic int64_t clock_offset_ms;

@@ -46,6 +46,9 @@ char *percent_decode(struct arena *a, const char *s, size_t n, bool plus_is_spac
 
 /* True when `s[0..n)` is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
 bool utf8_valid(const char *s, size_t n);
+/* The length of the well-formed UTF-8 sequence starting `s[0..n)` (n > 0), or 0 if there is none:
+ * callers that must emit valid text replace such a byte and move on. */
+size_t utf8_sequence_length(const char *s, size_t n);
 
 /*
  * The clock. Everything that stamps or checks a time (token lifetimes, Last-Modified, expiry)
