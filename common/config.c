@@ -18,6 +18,8 @@ enum {
     OPT_LOG_LEVEL,
     OPT_LOG_FORMAT,
     OPT_IDLE_TIMEOUT,
+    OPT_PROXY_PORT,
+    OPT_FORMAT,
     OPT_HELP,
     OPT_VERSION,
     OPT_PORT_BASE, /* OPT_PORT_BASE + enum module_id: --<module>-port */
@@ -35,6 +37,8 @@ void config_usage(FILE *out)
             "  serve          run the server (the default)\n"
             "  health         exit 0 when every module of the running server answers /health\n"
             "  ca             print the path of the CA certificate to trust\n"
+            "  env            print the variables that send a shell's Azure traffic to azsim:\n"
+            "                 eval \"$(azsim env)\"   (--format sh|dotenv|json)\n"
             "  version        print the version\n"
             "  help           print this help\n"
             "\n"
@@ -42,8 +46,10 @@ void config_usage(FILE *out)
             "  --data-dir DIR       state, keys and certificates  [AZSIM_DATA_DIR, default %s]\n"
             "  --in-memory          keep the state store in memory; certificates still live in\n"
             "                       the data directory                       [AZSIM_IN_MEMORY=1]\n"
-            "  --bind ADDR          address every listener binds  [AZSIM_BIND, default %s]\n",
-            AZSIM_DEFAULT_DATA_DIR, AZSIM_DEFAULT_BIND);
+            "  --bind ADDR          address every listener binds  [AZSIM_BIND, default %s]\n"
+            "  --proxy-port N       the front door, an HTTP proxy for the real Azure host names\n"
+            "                                         [AZSIM_PROXY_PORT, default %d; 0 = any]\n",
+            AZSIM_DEFAULT_DATA_DIR, AZSIM_DEFAULT_BIND, AZSIM_DEFAULT_PROXY_PORT);
     for (int i = 0; i < MODULE_COUNT; i++) {
         char flag[32], env[32];
         snprintf(flag, sizeof(flag), "--%s-port N", modules[i]->name);
@@ -130,6 +136,12 @@ static int apply(struct azsim_config *cfg, int opt, const char *value, const cha
     case OPT_LOG_LEVEL: rc = log_parse_level(value, &cfg->log_level); break;
     case OPT_LOG_FORMAT: rc = log_parse_format(value, &cfg->log_format); break;
     case OPT_IDLE_TIMEOUT: rc = parse_positive(value, &cfg->idle_timeout); break;
+    case OPT_PROXY_PORT: rc = parse_port(value, &cfg->proxy_port); break;
+    case OPT_FORMAT:
+        if (strcmp(value, "sh") != 0 && strcmp(value, "dotenv") != 0 && strcmp(value, "json") != 0)
+            rc = AZ_EINVAL;
+        cfg->env_format = value;
+        break;
     default:
         if (opt >= OPT_PORT_BASE && opt < OPT_PORT_BASE + MODULE_COUNT)
             rc = parse_port(value, &cfg->ports[opt - OPT_PORT_BASE]);
@@ -149,7 +161,7 @@ static int apply_environment(struct azsim_config *cfg)
         {"AZSIM_DATA_DIR", OPT_DATA_DIR},     {"AZSIM_IN_MEMORY", OPT_IN_MEMORY},
         {"AZSIM_BIND", OPT_BIND},             {"AZSIM_ONLY", OPT_ONLY},
         {"AZSIM_LOG_LEVEL", OPT_LOG_LEVEL},   {"AZSIM_LOG_FORMAT", OPT_LOG_FORMAT},
-        {"AZSIM_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT},
+        {"AZSIM_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT}, {"AZSIM_PROXY_PORT", OPT_PROXY_PORT},
     };
     for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
         const char *v = getenv(vars[i].name);
@@ -177,6 +189,8 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->log_format = LOG_FORMAT_TEXT;
     cfg->idle_timeout = AZSIM_DEFAULT_IDLE_TIMEOUT;
+    cfg->proxy_port = AZSIM_DEFAULT_PROXY_PORT;
+    cfg->env_format = "sh";
     for (int i = 0; i < MODULE_COUNT; i++)
         cfg->ports[i] = modules[i]->default_port;
 
@@ -192,10 +206,12 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"proxy-port", required_argument, NULL, OPT_PROXY_PORT},
+        {"format", required_argument, NULL, OPT_FORMAT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
     };
-    size_t n = 9;
+    size_t n = 11;
     for (int i = 0; i < MODULE_COUNT; i++) {
         snprintf(port_names[i], sizeof(port_names[i]), "%s-port", modules[i]->name);
         opts[n++] = (struct option){port_names[i], required_argument, NULL, OPT_PORT_BASE + i};
@@ -205,7 +221,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         const char *name;
         int cmd;
     } commands[] = {{"serve", CMD_SERVE}, {"help", CMD_HELP}, {"version", CMD_VERSION},
-                    {"health", CMD_HEALTH}, {"ca", CMD_CA}};
+                    {"health", CMD_HEALTH}, {"ca", CMD_CA}, {"env", CMD_ENV}};
     int command = -1;
     optind = 1;
     for (;;) {

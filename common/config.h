@@ -13,20 +13,23 @@
 #define AZSIM_DEFAULT_DATA_DIR "./.azsim"
 #define AZSIM_DEFAULT_BIND "127.0.0.1"
 #define AZSIM_DEFAULT_IDLE_TIMEOUT 60
+#define AZSIM_DEFAULT_PROXY_PORT 4700
 
 struct azsim_config {
     const char *data_dir;
     bool in_memory;
     const char *bind;
     int ports[MODULE_COUNT];         /* 0 picks a free port */
+    int proxy_port;                  /* the front door */
     unsigned modules;                /* bit (1 << enum module_id) for each module to run */
     enum log_level log_level;
     enum log_format log_format;
     int idle_timeout;                /* seconds a connection may stay silent */
+    const char *env_format;          /* `azsim env --format`: sh, dotenv or json */
 };
 
 /* The command a command line asks for. */
-enum azsim_command { CMD_SERVE, CMD_HELP, CMD_VERSION, CMD_HEALTH, CMD_CA };
+enum azsim_command { CMD_SERVE, CMD_HELP, CMD_VERSION, CMD_HEALTH, CMD_CA, CMD_ENV };
 
 /*
  * Fill `cfg` from the environment and then `argv`. Returns the command, or -1 after printing a

@@ -25,6 +25,7 @@
 struct store;
 struct json_writer;
 struct server_context;
+struct frontdoor_origin;
 
 struct http_header {
     const char *name;
@@ -55,6 +56,7 @@ struct http_request {
     size_t body_len;
     const char *peer;                   /* "address:port" of the client */
     bool tls;
+    const struct frontdoor_origin *front_door; /* set when the request came through the proxy */
     struct route_match match;
     const char *request_id;             /* x-ms-request-id we answer with */
     int64_t started_us;                 /* clock_mono_us() at arrival */

@@ -1,6 +1,6 @@
 /*
  * main.c — the azsim command: `serve` (the default) starts every module over one state store;
- * `health`, `ca`, `version` and `help` are the small commands around it.
+ * `health`, `env`, `ca`, `version` and `help` are the small commands around it.
  *
  * A running server records its listeners in `<data-dir>/azsim.run.json` so that `azsim health`
  * (and later commands) can find ports chosen with `0`.
@@ -8,6 +8,7 @@
 #include "client.h"
 #include "config.h"
 #include "error.h"
+#include "frontdoor.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,7 +93,8 @@ static int init_store(struct store *s)
     return rc;
 }
 
-static int write_run_file(const struct azsim_config *cfg, struct server *srv, const char *ca)
+static int write_run_file(const struct azsim_config *cfg, struct server *srv,
+                          struct frontdoor *fd, const char *ca)
 {
     struct json_writer *w = json_writer_new();
     jw_object_open(w);
@@ -100,6 +103,7 @@ static int write_run_file(const struct azsim_config *cfg, struct server *srv, co
     jw_kv_string(w, "ca", ca);
     jw_key(w, "listeners");
     jw_object_open(w);
+    jw_kv_string(w, "proxy", frontdoor_url(fd));
     for (int i = 0; i < MODULE_COUNT; i++) {
         if (server_url(srv, i))
             jw_kv_string(w, modules[i]->name, server_url(srv, i));
@@ -126,11 +130,23 @@ static int write_run_file(const struct azsim_config *cfg, struct server *srv, co
     return rc;
 }
 
+/* Every tunnel through the front door holds three descriptors; the soft limit of 1024 would cap
+ * azsim at a few hundred concurrent clients for no reason. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static int serve(const struct azsim_config *cfg)
 {
     int rc = make_dirs(cfg->data_dir);
     if (rc != 0)
         return 1;
+    raise_fd_limit();
 
     /* Signals are taken by sigwait() below; the module threads inherit this mask. */
     sigset_t stop_signals;
@@ -143,6 +159,7 @@ static int serve(const struct azsim_config *cfg)
     struct tls *tls = NULL;
     struct store *store = NULL;
     struct server *srv = NULL;
+    struct frontdoor *fd = NULL;
     char *tls_dir = data_path(cfg, "tls");
     char *db_path = data_path(cfg, DB_FILE);
     char *ca_path = NULL;
@@ -157,10 +174,12 @@ static int serve(const struct azsim_config *cfg)
         goto out;
 
     struct server_context ctx = {.version = AZSIM_VERSION, .ca_pem = tls_ca_pem(tls)};
-    if (server_create(cfg, &ctx, &loc, tls, &srv) != 0)
+    if (server_create(cfg, &ctx, &loc, tls, &srv) != 0 ||
+        frontdoor_create(cfg, &ctx, srv, &fd) != 0)
         goto out;
 
     ca_path = absolute(tls_ca_path(tls));
+    printf("%-9s %s\n", "proxy", frontdoor_url(fd));
     for (int i = 0; i < MODULE_COUNT; i++) {
         if (server_url(srv, i))
             printf("%-9s %s\n", modules[i]->name, server_url(srv, i));
@@ -168,7 +187,8 @@ static int serve(const struct azsim_config *cfg)
     printf("%-9s %s\n", "ca", ca_path);
     fflush(stdout);
 
-    if (write_run_file(cfg, srv, ca_path) != 0 || server_start(srv) != 0)
+    if (write_run_file(cfg, srv, fd, ca_path) != 0 || server_start(srv) != 0 ||
+        frontdoor_start(fd) != 0)
         goto out;
     LOG_INFO("azsim", "azsim %s ready (store: %s)", AZSIM_VERSION,
              cfg->in_memory ? "in memory" : db_path);
@@ -178,6 +198,8 @@ static int serve(const struct azsim_config *cfg)
     LOG_INFO("azsim", "%s received; finishing requests in flight", strsignal(sig));
     rc = 0;
 out:
+    /* New clients first, then the modules drain what is in flight, then the tunnels close. */
+    frontdoor_stop_accepting(fd);
     if (srv) {
         server_stop(srv);
         char *run = data_path(cfg, RUN_FILE);
@@ -185,6 +207,8 @@ out:
             unlink(run);
         free(run);
     }
+    frontdoor_stop(fd);
+    frontdoor_free(fd);
     server_free(srv);
     store_close(store);
     tls_free(tls);
@@ -210,29 +234,42 @@ static char *read_file(const char *path)
     return b.data ? b.data : xstrdup("");
 }
 
-/* Exit 0 only when every listener the running server recorded answers GET /health with 200. */
-static int health(const struct azsim_config *cfg)
+/*
+ * The running server's run file, parsed; NULL (with the reason on stderr when `quiet` is false)
+ * when there is none or its server is gone.
+ */
+static struct json *load_run_file(const struct azsim_config *cfg, bool quiet)
 {
     char *path = data_path(cfg, RUN_FILE);
     char *text = read_file(path);
     struct json *doc = NULL;
-    int failed = 1;
-    if (!text) {
-        fprintf(stderr, "azsim: not running (no %s)\n", path);
-        goto out;
-    }
-    if (json_parse(text, strlen(text), &doc, NULL, 0) != 0) {
-        fprintf(stderr, "azsim: %s is not valid JSON\n", path);
-        goto out;
-    }
     int64_t pid;
-    if (!json_int(json_get(doc, "pid"), &pid) || kill((pid_t)pid, 0) != 0) {
-        fprintf(stderr, "azsim: not running (the server recorded in %s is gone)\n", path);
-        goto out;
+    if (!text) {
+        if (!quiet)
+            fprintf(stderr, "azsim: not running (no %s)\n", path);
+    } else if (json_parse(text, strlen(text), &doc, NULL, 0) != 0) {
+        if (!quiet)
+            fprintf(stderr, "azsim: %s is not valid JSON\n", path);
+    } else if (!json_int(json_get(doc, "pid"), &pid) || kill((pid_t)pid, 0) != 0) {
+        if (!quiet)
+            fprintf(stderr, "azsim: not running (the server recorded in %s is gone)\n", path);
+        json_free(doc);
+        doc = NULL;
     }
+    free(text);
+    free(path);
+    return doc;
+}
+
+/* Exit 0 only when every listener the running server recorded answers GET /health with 200. */
+static int health(const struct azsim_config *cfg)
+{
+    struct json *doc = load_run_file(cfg, false);
+    if (!doc)
+        return 1;
     const char *ca = json_string(json_get(doc, "ca"));
     const struct json *listeners = json_get(doc, "listeners");
-    failed = json_len(listeners) == 0;
+    int failed = json_len(listeners) == 0;
     for (size_t i = 0; i < json_len(listeners); i++) {
         const char *url = json_string(json_at(listeners, i));
         char *health_url = xasprintf("%s/health", url ? url : "");
@@ -246,29 +283,88 @@ static int health(const struct azsim_config *cfg)
         buf_free(&body);
         free(health_url);
     }
-out:
     json_free(doc);
-    free(text);
-    free(path);
     return failed;
 }
 
-/* Print the CA path, creating the CA first if this data directory has none yet. */
-static int print_ca(const struct azsim_config *cfg)
+/* The CA path of this data directory, creating the CA first if there is none yet; heap string
+ * or NULL. */
+static char *ensure_ca(const struct azsim_config *cfg)
 {
     if (make_dirs(cfg->data_dir) != 0)
-        return 1;
+        return NULL;
     char *tls_dir = data_path(cfg, "tls");
     struct tls *tls = NULL;
-    int rc = tls_load_or_create(tls_dir, &tls);
-    if (rc == 0) {
-        char *ca = absolute(tls_ca_path(tls));
-        printf("%s\n", ca);
-        free(ca);
-    }
+    char *ca = tls_load_or_create(tls_dir, &tls) == 0 ? absolute(tls_ca_path(tls)) : NULL;
     tls_free(tls);
     free(tls_dir);
-    return rc == 0 ? 0 : 1;
+    return ca;
+}
+
+/* One variable in the chosen format; values are single-quoted for sh. */
+static void print_var(const char *format, bool first, const char *name, const char *value)
+{
+    if (strcmp(format, "json") == 0) {
+        struct json_writer *w = json_writer_new();
+        jw_string(w, value);
+        printf("%s\n  \"%s\": %s", first ? "{" : ",", name, json_writer_text(w, NULL));
+        json_writer_free(w);
+    } else if (strcmp(format, "dotenv") == 0) {
+        printf("%s=%s\n", name, value);
+    } else {
+        printf("export %s='", name);
+        for (const char *p = value; *p; p++)
+            fputs(*p == '\'' ? "'\\''" : (char[]){*p, 0}, stdout);
+        printf("'\n");
+    }
+}
+
+/*
+ * `azsim env`: the variables that make a shell or a container use the front door with the real
+ * Azure host names (contracts/proxy.md §1): both proxy variables (HTTPS for AAD, ARM, Key Vault,
+ * Blob, Graph; HTTP for IMDS) in both cases, the CA for each runtime, and the Azure CLI's
+ * background calls switched off.
+ */
+static int print_env(const struct azsim_config *cfg)
+{
+    struct json *doc = load_run_file(cfg, true);
+    const char *running = json_string(json_get(json_get(doc, "listeners"), "proxy"));
+    char proxy[128];
+    if (running) {
+        snprintf(proxy, sizeof(proxy), "%s", running);
+    } else {
+        const char *host = strcmp(cfg->bind, "0.0.0.0") == 0 ? "127.0.0.1" : cfg->bind;
+        snprintf(proxy, sizeof(proxy), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d",
+                 host, cfg->proxy_port);
+    }
+    char *ca = ensure_ca(cfg);
+    json_free(doc);
+    if (!ca)
+        return 1;
+    const char *no_proxy = "localhost,127.0.0.1,::1";
+    const struct {
+        const char *name, *value;
+    } vars[] = {
+        {"HTTPS_PROXY", proxy},
+        {"https_proxy", proxy},
+        {"HTTP_PROXY", proxy},
+        {"http_proxy", proxy},
+        {"NO_PROXY", no_proxy},
+        {"no_proxy", no_proxy},
+        {"NODE_EXTRA_CA_CERTS", ca},
+        {"REQUESTS_CA_BUNDLE", ca},
+        {"SSL_CERT_FILE", ca},
+        {"CURL_CA_BUNDLE", ca},
+        {"AZURE_CORE_COLLECT_TELEMETRY", "false"},
+        {"AZURE_CORE_ERROR_RECOMMENDATION", "off"},
+        {"AZURE_CORE_SURVEY_MESSAGE", "false"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
+        print_var(cfg->env_format, i == 0, vars[i].name, vars[i].value);
+    if (strcmp(cfg->env_format, "json") == 0)
+        printf("\n}\n");
+    free(ca);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -282,7 +378,14 @@ int main(int argc, char **argv)
     case CMD_HELP: config_usage(stdout); return 0;
     case CMD_VERSION: printf("azsim %s\n", AZSIM_VERSION); return 0;
     case CMD_HEALTH: return health(&cfg);
-    case CMD_CA: return print_ca(&cfg);
+    case CMD_CA: {
+        char *ca = ensure_ca(&cfg);
+        if (ca)
+            printf("%s\n", ca);
+        free(ca);
+        return ca ? 0 : 1;
+    }
+    case CMD_ENV: return print_env(&cfg);
     case CMD_SERVE: return serve(&cfg);
     }
     return 2;

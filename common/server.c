@@ -11,6 +11,7 @@
 #include "server.h"
 
 #include "error.h"
+#include "frontdoor.h"
 #include "http.h"
 #include "log.h"
 #include "mem.h"
@@ -48,6 +49,8 @@ struct listener {
     pthread_t thread;
     bool thread_started;
     char url[96];
+    struct sockaddr_storage connect_addr; /* where the front door reaches this listener */
+    socklen_t connect_addrlen;
     int in_flight;           /* replies handed to evhttp and not yet written */
     bool stopping;
     int64_t drain_deadline;
@@ -75,12 +78,18 @@ static enum http_method method_of(enum evhttp_cmd_type cmd)
     }
 }
 
-static void read_request(struct http_request *req, struct evhttp_request *evreq)
+static void read_request(struct listener *l, struct http_request *req,
+                         struct evhttp_request *evreq)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(evreq);
-    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
+        /* Proxy headers are addressed to the front door; what it learnt from them arrives in
+         * req->front_door, through a channel clients cannot write to. */
+        if (str_has_iprefix(kv->key, "Proxy-"))
+            continue;
         http_headers_add(req->arena, &req->headers, arena_strdup(req->arena, kv->key),
                          arena_strdup(req->arena, kv->value));
+    }
     if (!*req->host) {
         const char *host = http_header(req, "Host");
         req->host = host ? host : "";
@@ -100,6 +109,10 @@ static void read_request(struct http_request *req, struct evhttp_request *evreq)
     evhttp_connection_get_peer(evhttp_request_get_connection(evreq), &addr, &port);
     if (addr)
         req->peer = arena_printf(req->arena, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
+
+    struct frontdoor_origin *origin = arena_alloc(req->arena, sizeof(*origin));
+    if (frontdoor_origin_lookup(l->module, req->peer, req->arena, origin))
+        req->front_door = origin;
 }
 
 static void on_reply_written(struct evhttp_request *evreq, void *arg)
@@ -152,7 +165,7 @@ static void on_request(struct evhttp_request *evreq, void *arg)
     req.store = l->store;
     req.server = l->server->ctx;
     req.tls = l->module->tls;
-    read_request(&req, evreq);
+    read_request(l, &req, evreq);
 
     http_dispatch(&req);
     write_response(l, evreq, &req);
@@ -227,15 +240,53 @@ static void *listener_main(void *arg)
     return NULL;
 }
 
-static void format_url(struct listener *l, const char *bind, uint16_t port)
+static uint16_t port_of(const struct sockaddr *sa)
+{
+    return ntohs(sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+                                           : ((const struct sockaddr_in *)sa)->sin_port);
+}
+
+void server_format_url(char *out, size_t outlen, const char *scheme, const char *bind,
+                       const struct sockaddr *sa)
 {
     const char *host = bind;
     if (strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "") == 0)
         host = "127.0.0.1";
     else if (strcmp(bind, "::") == 0)
         host = "::1";
-    snprintf(l->url, sizeof(l->url), strchr(host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
-             l->module->tls ? "https" : "http", host, port);
+    snprintf(out, outlen, strchr(host, ':') ? "%s://[%s]:%u" : "%s://%s:%u", scheme, host,
+             port_of(sa));
+}
+
+/* A wildcard bind is reached over loopback. */
+static void set_connect_address(struct listener *l, const struct sockaddr_storage *ss,
+                                socklen_t len)
+{
+    l->connect_addr = *ss;
+    l->connect_addrlen = len;
+    if (ss->ss_family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&l->connect_addr;
+        if (s4->sin_addr.s_addr == htonl(INADDR_ANY))
+            s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (ss->ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&l->connect_addr;
+        if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+            s6->sin6_addr = in6addr_loopback;
+    }
+}
+
+int server_connect_address(const struct server *s, const struct module *m, struct sockaddr *sa,
+                           socklen_t *len)
+{
+    for (int i = 0; i < MODULE_COUNT; i++) {
+        const struct listener *l = s->listeners[i];
+        if (l && l->module == m && *len >= l->connect_addrlen) {
+            memcpy(sa, &l->connect_addr, l->connect_addrlen);
+            *len = l->connect_addrlen;
+            return 0;
+        }
+    }
+    return AZ_ENOTFOUND;
 }
 
 static void listener_free(struct listener *l)
@@ -292,11 +343,11 @@ static int listener_create(struct server *s, const struct module *m, int port,
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
-    uint16_t actual = (uint16_t)port;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
-        actual = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                : ((struct sockaddr_in *)&ss)->sin_port);
-    format_url(l, cfg->bind, actual);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0)
+        return AZ_EIO;
+    set_connect_address(l, &ss, sslen);
+    server_format_url(l->url, sizeof(l->url), m->tls ? "https" : "http", cfg->bind,
+                      (struct sockaddr *)&ss);
 
     return store_open(store_loc, &l->store);
 }

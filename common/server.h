@@ -9,6 +9,8 @@
 #ifndef AZSIM_SERVER_H
 #define AZSIM_SERVER_H
 
+#include <sys/socket.h>
+
 #include "config.h"
 #include "module.h"
 #include "store.h"
@@ -28,6 +30,15 @@ int server_create(const struct azsim_config *cfg, const struct server_context *c
                   const struct store_location *store_loc, struct tls *tls, struct server **out);
 /* The base URL module `id` listens on ("https://127.0.0.1:4701"), or NULL when it is not run. */
 const char *server_url(const struct server *s, enum module_id id);
+/*
+ * The address to connect to for module `m` (the bound address, with a wildcard bind replaced by
+ * loopback). Returns 0, or AZ_ENOTFOUND when the module is not run.
+ */
+int server_connect_address(const struct server *s, const struct module *m, struct sockaddr *sa,
+                           socklen_t *len);
+/* "scheme://host:port" for a listener bound to `bind` whose socket address is `sa`. */
+void server_format_url(char *out, size_t outlen, const char *scheme, const char *bind,
+                       const struct sockaddr *sa);
 int server_start(struct server *s);
 void server_stop(struct server *s);
 void server_free(struct server *s);
