@@ -179,6 +179,12 @@ static int serve(const struct azsim_config *cfg)
         goto out;
 
     ca_path = absolute(tls_ca_path(tls));
+    if (write_run_file(cfg, srv, fd, ca_path) != 0 || server_start(srv) != 0 ||
+        frontdoor_start(fd) != 0)
+        goto out;
+
+    /* Announced only now: whoever waits for these lines can use every listener and
+     * `azsim health` at once. */
     printf("%-9s %s\n", "proxy", frontdoor_url(fd));
     for (int i = 0; i < MODULE_COUNT; i++) {
         if (server_url(srv, i))
@@ -186,10 +192,6 @@ static int serve(const struct azsim_config *cfg)
     }
     printf("%-9s %s\n", "ca", ca_path);
     fflush(stdout);
-
-    if (write_run_file(cfg, srv, fd, ca_path) != 0 || server_start(srv) != 0 ||
-        frontdoor_start(fd) != 0)
-        goto out;
     LOG_INFO("azsim", "azsim %s ready (store: %s)", AZSIM_VERSION,
              cfg->in_memory ? "in memory" : db_path);
 
