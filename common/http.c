@@ -5,6 +5,7 @@
 #include "http.h"
 
 #include "error.h"
+#include "frontdoor.h"
 #include "json.h"
 #include "log.h"
 #include "server.h"
@@ -13,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- headers and query ---------------------------------------------------------------------- */
 
@@ -288,9 +290,24 @@ static void fail_bad_method(struct http_request *req, unsigned allowed)
     buf_free(&allow);
 }
 
+/* The host a request names, without its port ("management.azure.com:443" → ...). */
+static bool same_host(const char *with_port, const char *host)
+{
+    size_t n = strlen(host);
+    return strncasecmp(with_port, host, n) == 0 && (with_port[n] == '\0' || with_port[n] == ':');
+}
+
 void http_dispatch(struct http_request *req)
 {
     const struct module *m = req->module;
+    /* A proxy client may reuse a connection for another host; the connection belongs to the host
+     * the front door opened it for, and azsim forwards nowhere. */
+    if (req->front_door && *req->host && !same_host(req->host, req->front_door->host)) {
+        http_fail(req, 421, "MisdirectedRequest",
+                  "This connection was opened for %s; it cannot serve %s.", req->front_door->host,
+                  req->host);
+        return;
+    }
     if (req->malformed_query) {
         http_fail(req, 400, "InvalidQueryParameterValue",
                   "The query string has a malformed percent-encoding or is not UTF-8.");
@@ -348,6 +365,7 @@ const char *http_reason(int status)
     case 412: return "Precondition Failed";
     case 413: return "Payload Too Large";
     case 416: return "Range Not Satisfiable";
+    case 421: return "Misdirected Request";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";

@@ -122,6 +122,12 @@ static void on_reply_written(struct evhttp_request *evreq, void *arg)
     l->in_flight--;
 }
 
+static bool wants_close(const struct http_request *req)
+{
+    const char *connection = http_header(req, "Connection");
+    return connection && str_ieq(connection, "close");
+}
+
 static void write_response(struct listener *l, struct evhttp_request *evreq,
                            struct http_request *req)
 {
@@ -136,8 +142,17 @@ static void write_response(struct listener *l, struct evhttp_request *evreq,
     const char *client_id = http_header(req, "x-ms-client-request-id");
     if (client_id)
         evhttp_add_header(out, "x-ms-client-request-id", client_id);
-    if (l->stopping)
+    if (l->stopping) {
         evhttp_add_header(out, "Connection", "close");
+    } else if (req->target[0] != '/' && !wants_close(req)) {
+        /* libevent 2.1 keeps an absolute-form (proxied) request's connection open only when both
+         * the request and the response say Proxy-Connection: keep-alive, a header today's
+         * clients no longer send. Without this, IMDS through the front door would drop the
+         * connection after every response without saying so. */
+        evhttp_add_header(evhttp_request_get_input_headers(evreq), "Proxy-Connection",
+                          "keep-alive");
+        evhttp_add_header(out, "Proxy-Connection", "keep-alive");
+    }
 
     struct evbuffer *body = evbuffer_new();
     if (req->method == HTTP_HEAD) {
