@@ -20,6 +20,12 @@ enum {
     OPT_IDLE_TIMEOUT,
     OPT_PROXY_PORT,
     OPT_FORMAT,
+    OPT_JSON,
+    OPT_TENANT_ID,
+    OPT_TENANT_DOMAIN,
+    OPT_ADMIN_CLIENT_ID,
+    OPT_ADMIN_CLIENT_SECRET,
+    OPT_ADMIN_PASSWORD,
     OPT_HELP,
     OPT_VERSION,
     OPT_PORT_BASE, /* OPT_PORT_BASE + enum module_id: --<module>-port */
@@ -39,6 +45,9 @@ void config_usage(FILE *out)
             "  ca             print the path of the CA certificate to trust\n"
             "  env            print the variables that send a shell's Azure traffic to azsim:\n"
             "                 eval \"$(azsim env)\"   (--format sh|dotenv|json)\n"
+            "  info           print the tenant and the admin credentials (--json)\n"
+            "  keys rotate    sign new tokens with a new key; the old one stays published\n"
+            "  keys retire KID  stop publishing an old signing key\n"
             "  version        print the version\n"
             "  help           print this help\n"
             "\n"
@@ -64,6 +73,10 @@ void config_usage(FILE *out)
             "  --log-level LEVEL    debug, info, warn, error or off   [AZSIM_LOG_LEVEL, info]\n"
             "  --log-format FORMAT  text or json                      [AZSIM_LOG_FORMAT, text]\n"
             "  --idle-timeout SECS  close connections silent this long  [AZSIM_IDLE_TIMEOUT, %d]\n"
+            "\n"
+            "what the first start creates (generated unless given)    [AZSIM_TENANT_ID, ...]:\n"
+            "  --tenant-id GUID  --tenant-domain NAME  --admin-client-id GUID\n"
+            "  --admin-client-secret SECRET  --admin-password PASSWORD\n"
             "  -h, --help           print this help\n"
             "  -V, --version        print the version\n",
             AZSIM_DEFAULT_IDLE_TIMEOUT);
@@ -115,6 +128,28 @@ static int parse_only(const char *list, unsigned *out)
     return 0;
 }
 
+static int parse_guid(const char *s, const char **out)
+{
+    if (!uuid_valid(s))
+        return AZ_EINVAL;
+    *out = s;
+    return 0;
+}
+
+/* Secrets and passwords azsim accepts: 8 to 128 printable ASCII characters. */
+static int parse_secret(const char *s, const char **out)
+{
+    size_t n = strlen(s);
+    if (n < 8 || n > 128)
+        return AZ_EINVAL;
+    for (const char *p = s; *p; p++) {
+        if (*p < 0x21 || *p > 0x7e)
+            return AZ_EINVAL;
+    }
+    *out = s;
+    return 0;
+}
+
 static bool env_true(const char *v)
 {
     return v && (str_ieq(v, "1") || str_ieq(v, "true") || str_ieq(v, "yes"));
@@ -137,6 +172,19 @@ static int apply(struct azsim_config *cfg, int opt, const char *value, const cha
     case OPT_LOG_FORMAT: rc = log_parse_format(value, &cfg->log_format); break;
     case OPT_IDLE_TIMEOUT: rc = parse_positive(value, &cfg->idle_timeout); break;
     case OPT_PROXY_PORT: rc = parse_port(value, &cfg->proxy_port); break;
+    case OPT_JSON: cfg->json = true; break;
+    case OPT_TENANT_ID: rc = parse_guid(value, &cfg->seed.tenant_id); break;
+    case OPT_ADMIN_CLIENT_ID: rc = parse_guid(value, &cfg->seed.admin_client_id); break;
+    case OPT_ADMIN_CLIENT_SECRET: rc = parse_secret(value, &cfg->seed.admin_client_secret); break;
+    case OPT_ADMIN_PASSWORD: rc = parse_secret(value, &cfg->seed.admin_password); break;
+    case OPT_TENANT_DOMAIN:
+        /* A DNS name: letters, digits, '-' and '.', as Entra requires of domains. */
+        if (!*value || strlen(value) > 200 ||
+            strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+                strlen(value))
+            rc = AZ_EINVAL;
+        cfg->seed.tenant_domain = value;
+        break;
     case OPT_FORMAT:
         if (strcmp(value, "sh") != 0 && strcmp(value, "dotenv") != 0 && strcmp(value, "json") != 0)
             rc = AZ_EINVAL;
@@ -162,6 +210,10 @@ static int apply_environment(struct azsim_config *cfg)
         {"AZSIM_BIND", OPT_BIND},             {"AZSIM_ONLY", OPT_ONLY},
         {"AZSIM_LOG_LEVEL", OPT_LOG_LEVEL},   {"AZSIM_LOG_FORMAT", OPT_LOG_FORMAT},
         {"AZSIM_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT}, {"AZSIM_PROXY_PORT", OPT_PROXY_PORT},
+        {"AZSIM_TENANT_ID", OPT_TENANT_ID},   {"AZSIM_TENANT_DOMAIN", OPT_TENANT_DOMAIN},
+        {"AZSIM_ADMIN_CLIENT_ID", OPT_ADMIN_CLIENT_ID},
+        {"AZSIM_ADMIN_CLIENT_SECRET", OPT_ADMIN_CLIENT_SECRET},
+        {"AZSIM_ADMIN_PASSWORD", OPT_ADMIN_PASSWORD},
     };
     for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
         const char *v = getenv(vars[i].name);
@@ -198,7 +250,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         return -1;
 
     static char port_names[MODULE_COUNT][24];
-    struct option opts[16 + MODULE_COUNT] = {
+    struct option opts[24 + MODULE_COUNT] = {
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
         {"in-memory", no_argument, NULL, OPT_IN_MEMORY},
         {"bind", required_argument, NULL, OPT_BIND},
@@ -208,10 +260,16 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"proxy-port", required_argument, NULL, OPT_PROXY_PORT},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"tenant-id", required_argument, NULL, OPT_TENANT_ID},
+        {"tenant-domain", required_argument, NULL, OPT_TENANT_DOMAIN},
+        {"admin-client-id", required_argument, NULL, OPT_ADMIN_CLIENT_ID},
+        {"admin-client-secret", required_argument, NULL, OPT_ADMIN_CLIENT_SECRET},
+        {"admin-password", required_argument, NULL, OPT_ADMIN_PASSWORD},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
     };
-    size_t n = 11;
+    size_t n = 17;
     for (int i = 0; i < MODULE_COUNT; i++) {
         snprintf(port_names[i], sizeof(port_names[i]), "%s-port", modules[i]->name);
         opts[n++] = (struct option){port_names[i], required_argument, NULL, OPT_PORT_BASE + i};
@@ -221,8 +279,10 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         const char *name;
         int cmd;
     } commands[] = {{"serve", CMD_SERVE}, {"help", CMD_HELP}, {"version", CMD_VERSION},
-                    {"health", CMD_HEALTH}, {"ca", CMD_CA}, {"env", CMD_ENV}};
+                    {"health", CMD_HEALTH}, {"ca", CMD_CA}, {"env", CMD_ENV},
+                    {"info", CMD_INFO}, {"keys", CMD_KEYS}};
     int command = -1;
+    size_t nargs = 0;
     optind = 1;
     for (;;) {
         /* '+': stop at the first word, so options may come before and after the command. */
@@ -231,6 +291,10 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
             if (optind >= argc)
                 break;
             const char *word = argv[optind++];
+            if (command == CMD_KEYS && nargs < ARRAY_SIZE(cfg->args)) {
+                cfg->args[nargs++] = word;
+                continue;
+            }
             if (command >= 0) {
                 fprintf(stderr, "azsim: unexpected argument '%s'\n", word);
                 return -1;

@@ -15,6 +15,16 @@
 #define AZSIM_DEFAULT_IDLE_TIMEOUT 60
 #define AZSIM_DEFAULT_PROXY_PORT 4700
 
+/* Values that fix what azsim creates on first start, so compose files and tests can rely on
+ * them; NULL means "keep what the data directory has, or generate". */
+struct azsim_seed {
+    const char *tenant_id;
+    const char *tenant_domain;
+    const char *admin_client_id;
+    const char *admin_client_secret;
+    const char *admin_password;
+};
+
 struct azsim_config {
     const char *data_dir;
     bool in_memory;
@@ -26,10 +36,23 @@ struct azsim_config {
     enum log_format log_format;
     int idle_timeout;                /* seconds a connection may stay silent */
     const char *env_format;          /* `azsim env --format`: sh, dotenv or json */
+    bool json;                       /* `azsim info --json` */
+    const char *args[2];             /* a command's own words: `azsim keys rotate` */
+    struct azsim_seed seed;
 };
 
 /* The command a command line asks for. */
-enum azsim_command { CMD_SERVE, CMD_HELP, CMD_VERSION, CMD_HEALTH, CMD_CA, CMD_ENV };
+enum azsim_command {
+    CMD_SERVE,
+    CMD_HELP,
+    CMD_VERSION,
+    CMD_HEALTH,
+    CMD_CA,
+    CMD_ENV,
+    CMD_INFO,
+    CMD_KEYS,
+};
+
 
 /*
  * Fill `cfg` from the environment and then `argv`. Returns the command, or -1 after printing a

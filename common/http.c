@@ -57,26 +57,32 @@ const char *http_param(const struct http_request *req, const char *name)
     return route_match_param(&req->match, name);
 }
 
-/* Decode "a=1&b=%2F&c" into req->query. Empty pieces ("&&") are skipped, as servers do. */
-static int parse_query(struct http_request *req)
+int http_form_decode(struct arena *a, const char *text, size_t len, struct http_headers *out)
 {
-    const char *p = req->raw_query;
-    while (*p) {
-        const char *end = p + strcspn(p, "&");
+    const char *p = text, *stop = text + len;
+    while (p < stop) {
+        const char *end = memchr(p, '&', (size_t)(stop - p));
+        if (!end)
+            end = stop;
         const char *eq = memchr(p, '=', (size_t)(end - p));
         if (end > p) {
             const char *kend = eq ? eq : end;
             size_t klen, vlen = 0;
-            char *k = percent_decode(req->arena, p, (size_t)(kend - p), true, &klen);
-            char *v = eq ? percent_decode(req->arena, eq + 1, (size_t)(end - eq - 1), true, &vlen)
-                         : arena_strdup(req->arena, "");
+            char *k = percent_decode(a, p, (size_t)(kend - p), true, &klen);
+            char *v = eq ? percent_decode(a, eq + 1, (size_t)(end - eq - 1), true, &vlen)
+                         : arena_strdup(a, "");
             if (!k || !v || !utf8_valid(k, klen) || !utf8_valid(v, vlen))
                 return AZ_EINVAL;
-            http_headers_add(req->arena, &req->query, k, v);
+            http_headers_add(a, out, k, v);
         }
-        p = *end ? end + 1 : end;
+        p = end + 1;
     }
     return 0;
+}
+
+static int parse_query(struct http_request *req)
+{
+    return http_form_decode(req->arena, req->raw_query, strlen(req->raw_query), &req->query);
 }
 
 int http_request_init(struct http_request *req, struct arena *a, const struct module *m,

@@ -82,6 +82,12 @@ int http_request_init(struct http_request *req, struct arena *a, const struct mo
 void http_request_release(struct http_request *req);
 
 void http_headers_add(struct arena *a, struct http_headers *h, const char *name, const char *value);
+/*
+ * Decode "a=1&b=%2F&c" (a query string or an application/x-www-form-urlencoded body) into `out`,
+ * in order; '+' is a space and empty pieces ("&&") are skipped. Returns AZ_EINVAL for a bad
+ * percent-encoding or text that is not UTF-8.
+ */
+int http_form_decode(struct arena *a, const char *text, size_t len, struct http_headers *out);
 /* First value of `name` (case-insensitive), or NULL. */
 const char *http_headers_get(const struct http_headers *h, const char *name);
 

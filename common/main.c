@@ -5,6 +5,7 @@
  * A running server records its listeners in `<data-dir>/azsim.run.json` so that `azsim health`
  * (and later commands) can find ports chosen with `0`.
  */
+#include "aad/directory.h"
 #include "client.h"
 #include "config.h"
 #include "error.h"
@@ -15,11 +16,13 @@
 #include "server.h"
 #include "store.h"
 #include "tls.h"
+#include "token.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,7 @@
 
 #define RUN_FILE "azsim.run.json"
 #define DB_FILE "azsim.db"
+#define CREDENTIALS_FILE "credentials.json"
 #define HEALTH_TIMEOUT_MS 2000
 
 /* mkdir -p with mode 0700 for the directories azsim creates. */
@@ -70,27 +74,112 @@ static char *absolute(const char *path)
     return xstrdup(realpath(path, resolved) ? resolved : path);
 }
 
-/* The identity of this data directory: created once, reported by later commands. */
-static int init_store(struct store *s)
+/* ---- the directory's own credentials --------------------------------------------------------
+ * <data-dir>/credentials.json (0600) keeps what azsim created on first start in the clear, so the
+ * same tenant, admin application and admin user come back after a restart, even in memory. */
+
+static const struct {
+    const char *key;
+    size_t offset, size;
+} identity_fields[] = {
+#define FIELD(key, member)                                                                         \
+    {key, offsetof(struct aad_identity, member), sizeof(((struct aad_identity *)0)->member)}
+    FIELD("tenantId", tenant_id),       FIELD("tenantDomain", tenant_domain),
+    FIELD("clientId", client_id),       FIELD("clientSecret", client_secret),
+    FIELD("userId", user_id),           FIELD("username", user_upn),
+    FIELD("password", user_password),
+#undef FIELD
+};
+
+static char *identity_field(struct aad_identity *id, size_t i)
+{
+    return (char *)id + identity_fields[i].offset;
+}
+
+static void load_identity(const struct azsim_config *cfg, struct aad_identity *id)
+{
+    memset(id, 0, sizeof(*id));
+    char *path = data_path(cfg, CREDENTIALS_FILE);
+    char *text = file_read(path);
+    struct json *doc = NULL;
+    if (text && json_parse(text, strlen(text), &doc, NULL, 0) == 0) {
+        for (size_t i = 0; i < ARRAY_SIZE(identity_fields); i++) {
+            const char *v = json_string(json_get(doc, identity_fields[i].key));
+            if (v)
+                snprintf(identity_field(id, i), identity_fields[i].size, "%s", v);
+        }
+    }
+    json_free(doc);
+    free(text);
+    free(path);
+}
+
+static void write_identity_json(struct json_writer *w, struct aad_identity *id)
+{
+    jw_object_open(w);
+    for (size_t i = 0; i < ARRAY_SIZE(identity_fields); i++)
+        jw_kv_string(w, identity_fields[i].key, identity_field(id, i));
+    jw_object_close(w);
+}
+
+static int save_identity(const struct azsim_config *cfg, struct aad_identity *id)
+{
+    struct json_writer *w = json_writer_new();
+    write_identity_json(w, id);
+    size_t len;
+    const char *text = json_writer_text(w, &len);
+    char *path = data_path(cfg, CREDENTIALS_FILE);
+    int rc = file_write_atomic(path, text, len, 0600);
+    free(path);
+    json_writer_free(w);
+    return rc;
+}
+
+/* Migrate, then in one transaction: this data directory's instance id and the directory's own
+ * objects, as the credentials file and the seed flags ask. */
+static int init_store(const struct azsim_config *cfg, struct store *s, struct aad_identity *id)
 {
     int rc = store_migrate(s, store_schema, store_schema_len);
     if (rc != 0)
         return rc;
-    char *id = NULL;
-    rc = store_meta_get(s, "instance_id", &id);
+    struct aad_identity want;
+    load_identity(cfg, &want);
+    const struct {
+        const char *value;
+        char *dst;
+        size_t size;
+    } seeds[] = {
+        {cfg->seed.tenant_id, want.tenant_id, sizeof(want.tenant_id)},
+        {cfg->seed.tenant_domain, want.tenant_domain, sizeof(want.tenant_domain)},
+        {cfg->seed.admin_client_id, want.client_id, sizeof(want.client_id)},
+        {cfg->seed.admin_client_secret, want.client_secret, sizeof(want.client_secret)},
+        {cfg->seed.admin_password, want.user_password, sizeof(want.user_password)},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(seeds); i++) {
+        if (seeds[i].value)
+            snprintf(seeds[i].dst, seeds[i].size, "%s", seeds[i].value);
+    }
+    if ((rc = store_begin(s)) != 0)
+        return rc;
+    char *instance = NULL;
+    rc = store_meta_get(s, "instance_id", &instance);
     if (rc == AZ_ENOTFOUND) {
         char uuid[37], now[32];
         uuid_v4(uuid);
         clock_format_iso8601(clock_now_ms(), now, sizeof(now));
-        rc = store_begin(s);
-        if (rc == 0 && (rc = store_meta_set(s, "instance_id", uuid)) == 0 &&
-            (rc = store_meta_set(s, "created_at", now)) == 0)
-            rc = store_commit(s);
-        if (rc != 0)
-            store_rollback(s);
+        if ((rc = store_meta_set(s, "instance_id", uuid)) == 0)
+            rc = store_meta_set(s, "created_at", now);
     }
-    free(id);
-    return rc;
+    free(instance);
+    if (rc == 0)
+        rc = aad_bootstrap(s, &want, id);
+    if (rc == 0)
+        rc = store_commit(s);
+    if (rc != 0) {
+        store_rollback(s);
+        return rc;
+    }
+    return save_identity(cfg, id);
 }
 
 static int write_run_file(const struct azsim_config *cfg, struct server *srv,
@@ -170,7 +259,8 @@ static int serve(const struct azsim_config *cfg)
         goto out;
     /* This connection stays open for the server's lifetime: it also keeps the in-memory
      * database alive between module connections. */
-    if (store_open(&loc, &store) != 0 || init_store(store) != 0)
+    struct aad_identity identity;
+    if (store_open(&loc, &store) != 0 || init_store(cfg, store, &identity) != 0)
         goto out;
 
     struct server_context ctx = {.version = AZSIM_VERSION, .ca_pem = tls_ca_pem(tls)};
@@ -190,6 +280,10 @@ static int serve(const struct azsim_config *cfg)
         if (server_url(srv, i))
             printf("%-9s %s\n", modules[i]->name, server_url(srv, i));
     }
+    printf("%-9s %s (%s)\n", "tenant", identity.tenant_id, identity.tenant_domain);
+    printf("%-9s client id %s, secret %s\n", "admin", identity.client_id,
+           identity.client_secret);
+    printf("%-9s user %s, password %s\n", "admin", identity.user_upn, identity.user_password);
     printf("%-9s %s\n", "ca", ca_path);
     fflush(stdout);
     LOG_INFO("azsim", "azsim %s ready (store: %s)", AZSIM_VERSION,
@@ -222,20 +316,6 @@ out:
     return rc;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    struct buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    return b.data ? b.data : xstrdup("");
-}
-
 /*
  * The running server's run file, parsed; NULL (with the reason on stderr when `quiet` is false)
  * when there is none or its server is gone.
@@ -243,7 +323,7 @@ static char *read_file(const char *path)
 static struct json *load_run_file(const struct azsim_config *cfg, bool quiet)
 {
     char *path = data_path(cfg, RUN_FILE);
-    char *text = read_file(path);
+    char *text = file_read(path);
     struct json *doc = NULL;
     int64_t pid;
     if (!text) {
@@ -369,6 +449,96 @@ static int print_env(const struct azsim_config *cfg)
     return 0;
 }
 
+/* `azsim info`: the tenant, the admin credentials and where to sign in. */
+static int print_info(const struct azsim_config *cfg)
+{
+    char *path = data_path(cfg, CREDENTIALS_FILE);
+    bool exists = access(path, R_OK) == 0;
+    free(path);
+    if (!exists) {
+        fprintf(stderr, "azsim: no credentials in %s yet: start azsim there first\n",
+                cfg->data_dir);
+        return 1;
+    }
+    struct aad_identity id;
+    load_identity(cfg, &id);
+    struct json *run = load_run_file(cfg, true);
+    const char *aad = json_string(json_get(json_get(run, "listeners"), "aad"));
+    char authority[512], direct[512];
+    snprintf(authority, sizeof(authority), "https://login.microsoftonline.com/%s", id.tenant_id);
+    snprintf(direct, sizeof(direct), "%s/%s", aad ? aad : "", id.tenant_id);
+    if (cfg->json) {
+        struct json_writer *w = json_writer_new();
+        jw_object_open(w);
+        for (size_t i = 0; i < ARRAY_SIZE(identity_fields); i++)
+            jw_kv_string(w, identity_fields[i].key, identity_field(&id, i));
+        jw_kv_string(w, "authority", authority);
+        if (aad)
+            jw_kv_string(w, "directAuthority", direct);
+        jw_object_close(w);
+        printf("%s\n", json_writer_text(w, NULL));
+        json_writer_free(w);
+    } else {
+        printf("tenant         %s (%s)\n", id.tenant_id, id.tenant_domain);
+        printf("client id      %s\n", id.client_id);
+        printf("client secret  %s\n", id.client_secret);
+        printf("user           %s\n", id.user_upn);
+        printf("password       %s\n", id.user_password);
+        printf("authority      %s   (through the front door: eval \"$(azsim env)\")\n",
+               authority);
+        if (aad)
+            printf("               %s   (direct)\n", direct);
+    }
+    json_free(run);
+    return 0;
+}
+
+static void print_key(void *arg, struct token_key *k, bool active)
+{
+    (void)arg;
+    printf("%s  %s\n", token_key_kid(k), active ? "active" : "published");
+}
+
+/* `azsim keys [list|rotate|retire KID]` on the data directory's store; a running server signs
+ * with the new key from its next token on. */
+static int keys(const struct azsim_config *cfg)
+{
+    const char *verb = cfg->args[0] ? cfg->args[0] : "list";
+    char *db = data_path(cfg, DB_FILE);
+    struct store_location loc = {.path = db};
+    struct store *s = NULL;
+    int rc = 1;
+    if (access(db, R_OK) != 0) {
+        fprintf(stderr, "azsim: no store in %s (keys of an --in-memory server cannot be "
+                        "changed from outside)\n", cfg->data_dir);
+        goto out;
+    }
+    if (store_open(&loc, &s) != 0 || store_migrate(s, store_schema, store_schema_len) != 0)
+        goto out;
+    char kid[64];
+    if (strcmp(verb, "list") == 0) {
+        rc = aad_signing_keys_each(s, print_key, NULL) == 0 ? 0 : 1;
+    } else if (strcmp(verb, "rotate") == 0) {
+        if (store_begin(s) == 0 && aad_signing_key_rotate(s, kid) == 0 && store_commit(s) == 0) {
+            printf("%s  active\n", kid);
+            rc = 0;
+        }
+    } else if (strcmp(verb, "retire") == 0 && cfg->args[1]) {
+        int r = aad_signing_key_retire(s, cfg->args[1]);
+        if (r == AZ_ENOTFOUND)
+            fprintf(stderr, "azsim: %s is not a published, inactive key\n", cfg->args[1]);
+        rc = r == 0 ? 0 : 1;
+    } else {
+        fprintf(stderr, "usage: azsim keys [list | rotate | retire KID]\n");
+        rc = 2;
+    }
+out:
+    store_rollback(s);
+    store_close(s);
+    free(db);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct azsim_config cfg;
@@ -388,6 +558,8 @@ int main(int argc, char **argv)
         return ca ? 0 : 1;
     }
     case CMD_ENV: return print_env(&cfg);
+    case CMD_INFO: return print_info(&cfg);
+    case CMD_KEYS: return keys(&cfg);
     case CMD_SERVE: return serve(&cfg);
     }
     return 2;

@@ -86,37 +86,6 @@ static bool is_ip_literal(const char *name)
 
 /* ---- files ---------------------------------------------------------------------------------- */
 
-/* Write through a temporary file and rename, so a crash never leaves half a key behind. */
-static int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
-{
-    char *tmp = xasprintf("%s.tmp", path);
-    int rc = AZ_EIO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        goto out;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            goto out;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
-        goto out;
-    rc = 0;
-out:
-    if (rc != 0) {
-        LOG_ERROR("tls", "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
-}
-
 static char *pem_of_cert(X509 *x)
 {
     BIO *b = BIO_new(BIO_s_mem());
@@ -146,9 +115,9 @@ static int save_pair(const char *dir, const char *stem, X509 *cert, EVP_PKEY *ke
     char *cert_pem = pem_of_cert(cert);
     char *key_pem = pem_of_key(key);
     /* Key first: a cert on disk always has its key beside it. */
-    int rc = write_file_atomic(key_path, key_pem, strlen(key_pem), 0600);
+    int rc = file_write_atomic(key_path, key_pem, strlen(key_pem), 0600);
     if (rc == 0)
-        rc = write_file_atomic(cert_path, cert_pem, strlen(cert_pem), 0644);
+        rc = file_write_atomic(cert_path, cert_pem, strlen(cert_pem), 0644);
     OPENSSL_cleanse(key_pem, strlen(key_pem));
     free(key_pem);
     free(cert_pem);

@@ -4,8 +4,11 @@
 #include "util.h"
 
 #include "error.h"
+#include "log.h"
 #include "mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *az_strerror(int err)
 {
@@ -337,4 +341,51 @@ void clock_format_http(int64_t ms, char *out, size_t outlen)
     gmtime_r(&t, &tm);
     snprintf(out, outlen, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* ---- files ---------------------------------------------------------------------------------- */
+
+/* Write through a temporary file and rename, so a crash never leaves half a key behind. */
+int file_write_atomic(const char *path, const char *data, size_t len, unsigned mode)
+{
+    char *tmp = xasprintf("%s.tmp", path);
+    int rc = AZ_EIO;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0)
+        goto out;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            goto out;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc != 0) {
+        LOG_ERROR("azsim", "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+char *file_read(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    struct buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&b, chunk, n);
+    fclose(f);
+    return b.data ? b.data : xstrdup("");
 }

@@ -64,4 +64,12 @@ void clock_format_iso8601(int64_t ms, char *out, size_t outlen);
 /* "Thu, 26 Nov 2026 16:37:26 GMT" (HTTP dates) into `out` (at least 32 bytes). */
 void clock_format_http(int64_t ms, char *out, size_t outlen);
 
+/*
+ * Write a whole file through a temporary file, fsync and rename, so readers and crashes never
+ * see half of it. Returns 0 or AZ_EIO (logged).
+ */
+int file_write_atomic(const char *path, const char *data, size_t len, unsigned mode);
+/* A whole file as a heap string, or NULL when it cannot be read. */
+char *file_read(const char *path);
+
 #endif

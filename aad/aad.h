@@ -1,0 +1,30 @@
+/*
+ * aad/aad.h — what the Entra ID module's files share. Handlers are named after the endpoint.
+ */
+#ifndef AZSIM_AAD_H
+#define AZSIM_AAD_H
+
+#include "aad/directory.h"
+#include "common/http.h"
+
+struct token_key;
+
+/* The tenant a path's first segment names: a GUID or domain, or the default tenant for "adfs"
+ * (and for "organizations"/"common" when `allow_multi` is false... they get no tenant at all:
+ * *multi is set and the caller decides). Fails the request with AADSTS90002 when unknown. */
+int aad_resolve_tenant(struct http_request *req, struct aad_tenant *out, bool *multi);
+
+/* Fail with Entra's error shape: `error` (invalid_client, …), the AADSTS code and a message. */
+int aad_fail(struct http_request *req, int status, const char *error, int aadsts,
+             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The active signing key, cached per thread; NULL after logging when there is none. */
+const struct token_key *aad_signing_key(struct store *s);
+
+/* "https://<Host>" for URLs in discovery documents: same scheme, host and port as the request. */
+const char *aad_base_url(struct http_request *req);
+
+int aad_token(struct http_request *req);    /* POST /{tenant}/oauth2/v2.0/token */
+int aad_token_v1(struct http_request *req); /* POST /{tenant}/oauth2/token */
+
+#endif

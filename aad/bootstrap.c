@@ -1,0 +1,138 @@
+/*
+ * aad/bootstrap.c — what azsim's directory holds from its first start: a tenant, an admin
+ * application with a client secret, an admin user, and a signing key (aad_bootstrap in
+ * directory.h).
+ */
+#include "aad/directory.h"
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/secret.h"
+#include "common/store.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_DOMAIN "azsim.onmicrosoft.com"
+#define SECRET_DAYS 3650
+
+/* `dst` = `want` if given, else `fallback` if given, else a fresh value from `make`. */
+static void pick(char *dst, size_t n, const char *want, const char *fallback, char *(*make)(void))
+{
+    if (want && *want) {
+        snprintf(dst, n, "%s", want);
+    } else if (fallback && *fallback) {
+        snprintf(dst, n, "%s", fallback);
+    } else {
+        char *v = make();
+        snprintf(dst, n, "%s", v);
+        free(v);
+    }
+}
+
+static char *new_uuid(void)
+{
+    char *id = xmalloc(37);
+    uuid_v4(id);
+    return id;
+}
+
+/* Client secrets look like Entra's: 40 characters with a "~" in the fourth place. */
+static char *new_secret(void)
+{
+    char *raw = secret_generate(30);
+    char *s = xasprintf("%.3s~%.36s", raw, raw + 3);
+    free(raw);
+    return s;
+}
+
+static char *new_password(void)
+{
+    char *raw = secret_generate(12);
+    char *s = xasprintf("Az%s!", raw);
+    free(raw);
+    return s;
+}
+
+static int ensure_tenant(struct store *s, const struct aad_identity *want, struct aad_identity *out)
+{
+    struct aad_tenant t;
+    int rc = want->tenant_id[0] ? aad_tenant_find(s, want->tenant_id, &t)
+                                : aad_tenant_default(s, &t);
+    if (rc == 0) {
+        snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", t.id);
+        snprintf(out->tenant_domain, sizeof(out->tenant_domain), "%s", t.domain);
+        if (want->tenant_domain[0] && !str_ieq(want->tenant_domain, t.domain))
+            LOG_WARN("aad", "tenant %s keeps its domain %s (domains are fixed at creation)", t.id,
+                     t.domain);
+        return 0;
+    }
+    if (rc != AZ_ENOTFOUND)
+        return rc;
+    pick(out->tenant_id, sizeof(out->tenant_id), want->tenant_id, NULL, new_uuid);
+    snprintf(out->tenant_domain, sizeof(out->tenant_domain), "%s",
+             want->tenant_domain[0] ? want->tenant_domain : DEFAULT_DOMAIN);
+    LOG_INFO("aad", "creating tenant %s (%s)", out->tenant_id, out->tenant_domain);
+    return aad_tenant_create(s, out->tenant_id, out->tenant_domain, "azsim");
+}
+
+static int ensure_admin_app(struct store *s, const struct aad_identity *want,
+                            struct aad_identity *out)
+{
+    char *recorded = NULL;
+    store_meta_get(s, "admin_client_id", &recorded);
+    pick(out->client_id, sizeof(out->client_id), want->client_id, recorded, new_uuid);
+    free(recorded);
+    struct aad_client c;
+    int rc = aad_client_find(s, out->tenant_id, out->client_id, &c);
+    if (rc == AZ_ENOTFOUND)
+        rc = aad_application_create(s, out->tenant_id, out->client_id, "azsim-admin", NULL, false);
+    if (rc != 0 || (rc = store_meta_set(s, "admin_client_id", out->client_id)) != 0)
+        return rc;
+    /* A secret nobody knows any more (no credentials file) is replaced by a new one. */
+    pick(out->client_secret, sizeof(out->client_secret), want->client_secret, NULL, new_secret);
+    if (aad_client_secret_check(s, out->client_id, out->client_secret) == 0)
+        return 0;
+    if ((rc = aad_application_remove_secrets(s, out->client_id)) != 0)
+        return rc;
+    return aad_application_add_secret(s, out->client_id, out->client_secret, SECRET_DAYS);
+}
+
+static int ensure_admin_user(struct store *s, const struct aad_identity *want,
+                             struct aad_identity *out)
+{
+    snprintf(out->user_upn, sizeof(out->user_upn), "admin@%s", out->tenant_domain);
+    pick(out->user_password, sizeof(out->user_password), want->user_password, NULL, new_password);
+    struct aad_user u;
+    int rc = aad_user_find(s, out->user_upn, &u);
+    if (rc == AZ_ENOTFOUND) {
+        uuid_v4(out->user_id);
+        return aad_user_create(s, out->tenant_id, out->user_id, out->user_upn, "azsim admin",
+                               out->user_password);
+    }
+    if (rc != 0)
+        return rc;
+    snprintf(out->user_id, sizeof(out->user_id), "%s", u.object_id);
+    if (aad_user_password_check(s, u.object_id, out->user_password) == 0)
+        return 0;
+    return aad_user_set_password(s, u.object_id, out->user_password);
+}
+
+int aad_bootstrap(struct store *s, const struct aad_identity *want, struct aad_identity *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = ensure_tenant(s, want, out);
+    if (rc == 0)
+        rc = ensure_admin_app(s, want, out);
+    if (rc == 0)
+        rc = ensure_admin_user(s, want, out);
+    char kid[64];
+    if (rc == 0 && aad_signing_key_active_kid(s, kid) == AZ_ENOTFOUND) {
+        LOG_INFO("aad", "creating the token signing key");
+        rc = aad_signing_key_rotate(s, kid);
+    }
+    return rc;
+}
