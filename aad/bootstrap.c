@@ -10,6 +10,7 @@
 #include "common/mem.h"
 #include "common/secret.h"
 #include "common/store.h"
+#include "common/token.h"
 #include "common/util.h"
 
 #include <stdio.h>
@@ -121,12 +122,46 @@ static int ensure_admin_user(struct store *s, const struct aad_identity *want,
     return aad_user_set_password(s, u.object_id, out->user_password);
 }
 
+/* The admin application also has a certificate credential, so certificate sign-in works from the
+ * first start; the PEM (certificate and key) is kept beside the credentials file. */
+static int ensure_admin_certificate(struct store *s, const struct aad_identity *want,
+                                    struct aad_identity *out)
+{
+    struct token_key *k = NULL, *registered = NULL;
+    if (want->client_pem && token_key_from_pem(want->client_pem, want->client_pem, &k) == 0 &&
+        aad_client_certificate(s, out->client_id, token_key_kid(k), NULL, &registered) == 0) {
+        out->client_pem = xstrdup(want->client_pem);
+        token_key_free(registered);
+        token_key_free(k);
+        return 0;
+    }
+    token_key_free(k);
+    if (token_key_generate("azsim-admin", &k) != 0)
+        return AZ_ETLS;
+    int rc = aad_application_add_certificate(s, out->client_id, k);
+    char *cert_pem, *key_pem;
+    token_key_to_pem(k, &cert_pem, &key_pem);
+    out->client_pem = xasprintf("%s%s", key_pem, cert_pem);
+    free(cert_pem);
+    free(key_pem);
+    token_key_free(k);
+    return rc;
+}
+
+void aad_identity_release(struct aad_identity *id)
+{
+    free(id->client_pem);
+    id->client_pem = NULL;
+}
+
 int aad_bootstrap(struct store *s, const struct aad_identity *want, struct aad_identity *out)
 {
     memset(out, 0, sizeof(*out));
     int rc = ensure_tenant(s, want, out);
     if (rc == 0)
         rc = ensure_admin_app(s, want, out);
+    if (rc == 0)
+        rc = ensure_admin_certificate(s, want, out);
     if (rc == 0)
         rc = ensure_admin_user(s, want, out);
     char kid[64];

@@ -106,6 +106,8 @@ struct aad_identity {
     char user_id[40];
     char user_upn[300];
     char user_password[160];
+    char *client_pem; /* the admin application's certificate and key (PEM, heap): a client
+                         certificate credential ready for ClientCertificateCredential */
 };
 
 /*
@@ -114,5 +116,6 @@ struct aad_identity {
  * `out` gets the result. Run inside a transaction.
  */
 int aad_bootstrap(struct store *s, const struct aad_identity *want, struct aad_identity *out);
+void aad_identity_release(struct aad_identity *id);
 
 #endif

@@ -38,6 +38,7 @@
 #define RUN_FILE "azsim.run.json"
 #define DB_FILE "azsim.db"
 #define CREDENTIALS_FILE "credentials.json"
+#define CLIENT_PEM_FILE "admin-client.pem"
 #define HEALTH_TIMEOUT_MS 2000
 
 /* mkdir -p with mode 0700 for the directories azsim creates. */
@@ -112,6 +113,9 @@ static void load_identity(const struct azsim_config *cfg, struct aad_identity *i
     json_free(doc);
     free(text);
     free(path);
+    path = data_path(cfg, CLIENT_PEM_FILE);
+    id->client_pem = file_read(path);
+    free(path);
 }
 
 static void write_identity_json(struct json_writer *w, struct aad_identity *id)
@@ -132,6 +136,10 @@ static int save_identity(const struct azsim_config *cfg, struct aad_identity *id
     int rc = file_write_atomic(path, text, len, 0600);
     free(path);
     json_writer_free(w);
+    path = data_path(cfg, CLIENT_PEM_FILE);
+    if (rc == 0 && id->client_pem)
+        rc = file_write_atomic(path, id->client_pem, strlen(id->client_pem), 0600);
+    free(path);
     return rc;
 }
 
@@ -173,6 +181,7 @@ static int init_store(const struct azsim_config *cfg, struct store *s, struct aa
     free(instance);
     if (rc == 0)
         rc = aad_bootstrap(s, &want, id);
+    aad_identity_release(&want);
     if (rc == 0)
         rc = store_commit(s);
     if (rc != 0) {
@@ -249,6 +258,7 @@ static int serve(const struct azsim_config *cfg)
     struct store *store = NULL;
     struct server *srv = NULL;
     struct frontdoor *fd = NULL;
+    struct aad_identity identity = {0};
     char *tls_dir = data_path(cfg, "tls");
     char *db_path = data_path(cfg, DB_FILE);
     char *ca_path = NULL;
@@ -259,7 +269,6 @@ static int serve(const struct azsim_config *cfg)
         goto out;
     /* This connection stays open for the server's lifetime: it also keeps the in-memory
      * database alive between module connections. */
-    struct aad_identity identity;
     if (store_open(&loc, &store) != 0 || init_store(cfg, store, &identity) != 0)
         goto out;
 
@@ -311,6 +320,7 @@ out:
     free(ca_path);
     free(db_path);
     free(tls_dir);
+    aad_identity_release(&identity);
     if (rc == 0)
         LOG_INFO("azsim", "stopped");
     return rc;
@@ -473,6 +483,11 @@ static int print_info(const struct azsim_config *cfg)
         for (size_t i = 0; i < ARRAY_SIZE(identity_fields); i++)
             jw_kv_string(w, identity_fields[i].key, identity_field(&id, i));
         jw_kv_string(w, "authority", authority);
+        char *pem_path = data_path(cfg, CLIENT_PEM_FILE);
+        char *abs_pem = absolute(pem_path);
+        jw_kv_string(w, "clientCertificatePath", abs_pem);
+        free(abs_pem);
+        free(pem_path);
         if (aad)
             jw_kv_string(w, "directAuthority", direct);
         jw_object_close(w);
@@ -484,12 +499,15 @@ static int print_info(const struct azsim_config *cfg)
         printf("client secret  %s\n", id.client_secret);
         printf("user           %s\n", id.user_upn);
         printf("password       %s\n", id.user_password);
+        printf("certificate    %s/%s   (the client's certificate and key)\n", cfg->data_dir,
+               CLIENT_PEM_FILE);
         printf("authority      %s   (through the front door: eval \"$(azsim env)\")\n",
                authority);
         if (aad)
             printf("               %s   (direct)\n", direct);
     }
     json_free(run);
+    aad_identity_release(&id);
     return 0;
 }
 

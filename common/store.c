@@ -8,7 +8,9 @@
 #include "mem.h"
 
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +114,13 @@ int store_open(const struct store_location *loc, struct store **out)
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
                 SQLITE_OPEN_NOMUTEX; /* one connection per thread: no need for SQLite's mutex */
     const char *name = loc && loc->path ? loc->path : STORE_MEMDB_URI;
+    if (loc && loc->path) {
+        /* The store holds signing keys: create it private. SQLite gives its -wal and -shm files
+         * the database file's permissions. */
+        int fd = open(loc->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     int rc = sqlite3_open_v2(name, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         LOG_ERROR("store", "cannot open %s: %s", name, s->db ? sqlite3_errmsg(s->db) : "no memory");
