@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/token.h"
 #include "common/util.h"
 
@@ -97,21 +98,38 @@ int aad_resolve_tenant(struct http_request *req, struct aad_tenant *out, bool *m
     return rc;
 }
 
-/* The signing key changes only on `azsim keys rotate`; re-read it when the active kid changes. */
-static __thread struct token_key *cached_key;
+/* Per thread: the parsed signing key. It changes only on `azsim keys rotate`, so it is parsed
+ * again only when the active kid in the store differs. */
+struct aad_state {
+    struct token_key *key;
+};
 
-const struct token_key *aad_signing_key(struct store *s)
+static void *aad_state_new(struct store *s)
 {
+    (void)s;
+    return xcalloc(1, sizeof(struct aad_state));
+}
+
+static void aad_state_free(void *state)
+{
+    struct aad_state *st = state;
+    token_key_free(st->key);
+    free(st);
+}
+
+const struct token_key *aad_signing_key(struct http_request *req)
+{
+    struct aad_state *st = req->module_state;
     char kid[64];
-    bool current = aad_signing_key_active_kid(s, kid) == 0 && cached_key &&
-                   strcmp(kid, token_key_kid(cached_key)) == 0;
+    bool current = aad_signing_key_active_kid(req->store, kid) == 0 && st->key &&
+                   strcmp(kid, token_key_kid(st->key)) == 0;
     if (!current) {
-        token_key_free(cached_key);
-        cached_key = NULL;
-        if (aad_signing_key_active(s, &cached_key) != 0)
+        token_key_free(st->key);
+        st->key = NULL;
+        if (aad_signing_key_active(req->store, &st->key) != 0)
             LOG_ERROR("aad", "no active signing key");
     }
-    return cached_key;
+    return st->key;
 }
 
 /* ---- discovery ------------------------------------------------------------------------------ */
@@ -310,4 +328,6 @@ const struct module aad_module = {
     .render_error = aad_render_error,
     .routes = aad_routes,
     .nroutes = ARRAY_SIZE(aad_routes),
+    .state_new = aad_state_new,
+    .state_free = aad_state_free,
 };

@@ -18,8 +18,8 @@ int aad_resolve_tenant(struct http_request *req, struct aad_tenant *out, bool *m
 int aad_fail(struct http_request *req, int status, const char *error, int aadsts,
              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* The active signing key, cached per thread; NULL after logging when there is none. */
-const struct token_key *aad_signing_key(struct store *s);
+/* The active signing key, cached in the thread's module state; NULL (logged) when there is none. */
+const struct token_key *aad_signing_key(struct http_request *req);
 
 /* "https://<Host>" for URLs in discovery documents: same scheme, host and port as the request. */
 const char *aad_base_url(struct http_request *req);

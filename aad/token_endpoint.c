@@ -431,7 +431,7 @@ static int issue(struct grant *g, const struct aad_client *client)
                         "administrator of the tenant or consented to by any user in the tenant. "
                         "You might have sent your authentication request to the wrong tenant.",
                         g->resource, g->tenant.display_name);
-    const struct token_key *key = aad_signing_key(req->store);
+    const struct token_key *key = aad_signing_key(req);
     if (!key)
         return http_fail(req, 500, "temporarily_unavailable", "No signing key is available.");
     int64_t now = clock_now_ms() / 1000;

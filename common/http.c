@@ -345,6 +345,11 @@ void http_dispatch(struct http_request *req)
         break;
     }
 
+    if (m->authenticate && m->authenticate(req) != 0) {
+        if (!req->replied)
+            http_fail(req, 401, "AuthenticationFailed", "Authentication failed.");
+        return;
+    }
     int rc = req->match.route->handler(req);
     if (!req->replied) {
         LOG_ERROR(m->name, "%s returned %d without replying", req->match.route->operation_id, rc);

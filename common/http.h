@@ -24,6 +24,8 @@
 
 struct store;
 struct json_writer;
+struct token_verifier;
+struct token_principal;
 struct server_context;
 struct frontdoor_origin;
 
@@ -41,6 +43,8 @@ struct http_request {
     struct arena *arena;
     const struct module *module;
     struct store *store;                /* this module thread's store connection */
+    struct token_verifier *verifier;    /* this thread's token verifier (common/auth.h) */
+    void *module_state;                 /* this thread's module state (module.h) */
     const struct server_context *server; /* process-wide facts (version, CA) */
 
     /* What arrived. */
@@ -68,6 +72,7 @@ struct http_request {
     bool replied;
     const char *error_code;             /* set by a failure, for the access log */
     const char *principal;              /* set by authentication, for the access log */
+    const struct token_principal *caller; /* who authenticated (common/auth.h), or NULL */
     const char *rbac_verdict;           /* set by the RBAC check, for the access log */
 };
 

@@ -13,6 +13,7 @@
 #include "router.h"
 
 struct http_request;
+struct store;
 
 enum module_id { MODULE_ARM, MODULE_AAD, MODULE_IMDS, MODULE_KEYVAULT, MODULE_STORAGE, MODULE_COUNT };
 
@@ -32,6 +33,13 @@ struct module {
     module_error_renderer render_error;
     const struct route *routes;
     size_t nroutes;
+    /* Run by the dispatcher before any of the module's own routes (not /health): replies and
+     * returns non-zero to refuse the request. NULL: no authentication. */
+    int (*authenticate)(struct http_request *req);
+    /* State a module keeps per thread (caches), made with the thread's store connection and
+     * handed to handlers as req->module_state. Both NULL for stateless modules. */
+    void *(*state_new)(struct store *s);
+    void (*state_free)(void *state);
 };
 
 extern const struct module arm_module;

@@ -10,6 +10,7 @@
  */
 #include "server.h"
 
+#include "auth.h"
 #include "error.h"
 #include "frontdoor.h"
 #include "http.h"
@@ -46,6 +47,8 @@ struct listener {
     struct event *stop_ev;   /* activated from the main thread to begin stopping */
     struct event *drain_ev;  /* polls until in-flight replies are written */
     struct store *store;
+    struct token_verifier *verifier;
+    void *module_state;
     pthread_t thread;
     bool thread_started;
     char url[96];
@@ -178,6 +181,8 @@ static void on_request(struct evhttp_request *evreq, void *arg)
     http_request_init(&req, a, l->module, method_of(evhttp_request_get_command(evreq)),
                       evhttp_request_get_uri(evreq));
     req.store = l->store;
+    req.verifier = l->verifier;
+    req.module_state = l->module_state;
     req.server = l->server->ctx;
     req.tls = l->module->tls;
     read_request(l, &req, evreq);
@@ -316,6 +321,9 @@ static void listener_free(struct listener *l)
         event_free(l->drain_ev);
     if (l->base)
         event_base_free(l->base);
+    if (l->module_state)
+        l->module->state_free(l->module_state);
+    auth_verifier_free(l->verifier);
     store_close(l->store);
     free(l);
 }
@@ -364,7 +372,13 @@ static int listener_create(struct server *s, const struct module *m, int port,
     server_format_url(l->url, sizeof(l->url), m->tls ? "https" : "http", cfg->bind,
                       (struct sockaddr *)&ss);
 
-    return store_open(store_loc, &l->store);
+    int rc = store_open(store_loc, &l->store);
+    if (rc != 0)
+        return rc;
+    l->verifier = auth_verifier_new(l->store);
+    if (m->state_new)
+        l->module_state = m->state_new(l->store);
+    return 0;
 }
 
 int server_create(const struct azsim_config *cfg, const struct server_context *ctx,
