@@ -161,8 +161,9 @@ static int openid_configuration(struct http_request *req, bool v2)
         return AZ_EREPLIED;
     const char *base = aad_base_url(req);
     bool adfs = str_ieq(http_param(req, "tenant"), "adfs");
-    /* Multi-tenant documents carry Entra's placeholder, which clients substitute. */
-    const char *tenant = adfs ? "adfs" : multi ? "{tenantid}" : t.id;
+    /* Multi-tenant documents keep organizations/common in their endpoints and carry Entra's
+     * {tenantid} placeholder only in the issuer. */
+    const char *tenant = adfs ? "adfs" : multi ? http_param(req, "tenant") : t.id;
     const char *ver = adfs ? "" : v2 ? "/v2.0" : "";
     const char *oauth = adfs ? "/oauth2" : v2 ? "/oauth2/v2.0" : "/oauth2";
     char path[64];
@@ -184,7 +185,7 @@ static int openid_configuration(struct http_request *req, bool v2)
     kv_strings(w, "scopes_supported",
                (const char *const[]){"openid", "profile", "email", "offline_access", NULL});
     if (v2 || adfs) {
-        kv_url(w, "issuer", base, tenant, ver);
+        kv_url(w, "issuer", base, multi ? "{tenantid}" : tenant, ver);
     } else {
         char iss[96];
         snprintf(iss, sizeof(iss), "https://sts.windows.net/%s/", tenant);
