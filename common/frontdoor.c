@@ -172,6 +172,7 @@ struct fd_conn {
     struct registry_entry *origin;
     char client_addr[64];
     bool tunnel_ready;           /* the module side is connected */
+    bool client_done;            /* the client half-closed: nothing more will come from it */
 };
 
 static void conn_free(struct fd_conn *c)
@@ -285,11 +286,39 @@ static void on_splice_read(struct bufferevent *bev, void *arg)
     }
 }
 
-/* One side closed: give the other side what is already buffered for it, then close. */
+/* Pass the client's half-close on once everything it sent has reached the module. */
+static void on_module_flushed(struct bufferevent *bev, void *arg)
+{
+    shutdown(bufferevent_getfd(bev), SHUT_WR);
+    bufferevent_setcb(bev, on_splice_read, NULL, on_splice_event, arg);
+}
+
+static void shut_module_when_flushed(struct fd_conn *c)
+{
+    bufferevent_setwatermark(c->module, EV_WRITE, 0, 0);
+    if (evbuffer_get_length(bufferevent_get_output(c->module)) == 0)
+        on_module_flushed(c->module, c);
+    else
+        bufferevent_setcb(c->module, on_splice_read, on_module_flushed, on_splice_event, c);
+}
+
+/*
+ * A client that half-closes (sends its request, then shuts its side) still wants the answer:
+ * its end of input is passed on to the module once the bytes before it are delivered. Any
+ * other close of one side gives the other side what is buffered for it, then closes.
+ */
 static void on_splice_event(struct bufferevent *bev, short what, void *arg)
 {
     struct fd_conn *c = arg;
     struct bufferevent *other = partner(c, bev);
+    if (bev == c->client && what == (BEV_EVENT_EOF | BEV_EVENT_READING) && c->module) {
+        on_splice_read(bev, c);
+        c->client_done = true;
+        bufferevent_disable(bev, EV_READ);
+        if (c->tunnel_ready)
+            shut_module_when_flushed(c);
+        return;
+    }
     if (what & BEV_EVENT_EOF)
         on_splice_read(bev, c);
     if (!other || !c->tunnel_ready || evbuffer_get_length(bufferevent_get_output(other)) == 0) {
@@ -324,6 +353,10 @@ static void on_module_connected(struct bufferevent *bev, short what, void *arg)
     /* Bytes that came with the header block (an early ClientHello, the proxied request) go
      * first. */
     on_splice_read(c->client, c);
+    if (c->client_done) {
+        bufferevent_disable(c->client, EV_READ);
+        shut_module_when_flushed(c);
+    }
 }
 
 /*
@@ -538,6 +571,14 @@ static void on_client_head(struct bufferevent *bev, void *arg)
 {
     struct fd_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
+    /* A TLS handshake record (0x16) here means a client configured with an https:// proxy URL;
+     * it would never send a header block, so say so at once. */
+    unsigned char first;
+    if (evbuffer_copyout(in, &first, 1) == 1 && first == 0x16) {
+        refuse(c, 400, "Bad Request",
+               "azsim's front door speaks plain HTTP: use http:// in HTTPS_PROXY.");
+        return;
+    }
     struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
     if (end.pos < 0) {
         if (evbuffer_get_length(in) > MAX_HEAD)
