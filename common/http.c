@@ -345,7 +345,10 @@ void http_dispatch(struct http_request *req)
         break;
     }
 
-    if (m->authenticate && m->authenticate(req) != 0) {
+    /* /health and the CA are public; the module's own operations are its to guard. */
+    bool own_route = req->match.route < common_routes ||
+                     req->match.route >= common_routes + ARRAY_SIZE(common_routes);
+    if (own_route && m->authenticate && m->authenticate(req) != 0) {
         if (!req->replied)
             http_fail(req, 401, "AuthenticationFailed", "Authentication failed.");
         return;
