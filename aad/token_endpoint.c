@@ -168,6 +168,30 @@ static bool assertion_audience_ok(struct grant *g, const char *aud)
     return false;
 }
 
+/* msal for Python sends x5t with base64 '=' padding; thumbprints are stored without. */
+static const char *unpadded(struct arena *a, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == '=')
+        n--;
+    return arena_strndup(a, s, n);
+}
+
+/* A JWT NumericDate: seconds, which RFC 7519 allows to be fractional (msal for Python sends
+ * time.time()). */
+static bool numeric_date(const struct json *v, int64_t *out)
+{
+    double d;
+    if (json_int(v, out))
+        return true;
+    if (!json_double(v, &d) || d < 0 || d > 1e12)
+        return false;
+    *out = (int64_t)d;
+    return true;
+}
+
 /* private_key_jwt: the client signs a short JWT about itself with a registered certificate. */
 static int check_assertion(struct grant *g, const char *assertion)
 {
@@ -181,15 +205,15 @@ static int check_assertion(struct grant *g, const char *assertion)
     if (jwt_parse(req->arena, assertion, &t, &reason) != 0)
         return aad_fail(req, 400, "invalid_client", 50027,
                         "JWT token is invalid or malformed: %s.", reason);
-    const char *x5t = json_string(json_get(t.header, "x5t"));
-    const char *x5t_s256 = json_string(json_get(t.header, "x5t#S256"));
+    const char *x5t = unpadded(req->arena, json_string(json_get(t.header, "x5t")));
+    const char *x5t_s256 = unpadded(req->arena, json_string(json_get(t.header, "x5t#S256")));
     const char *iss = json_string(json_get(t.payload, "iss"));
     const char *sub = json_string(json_get(t.payload, "sub"));
     const char *aud = json_string(json_get(t.payload, "aud"));
     int64_t exp = 0, nbf = 0, now = clock_now_ms() / 1000;
-    bool has_exp = json_int(json_get(t.payload, "exp"), &exp);
-    if (!json_int(json_get(t.payload, "nbf"), &nbf))
-        json_int(json_get(t.payload, "iat"), &nbf);
+    bool has_exp = numeric_date(json_get(t.payload, "exp"), &exp);
+    if (!numeric_date(json_get(t.payload, "nbf"), &nbf))
+        numeric_date(json_get(t.payload, "iat"), &nbf);
     struct token_key *cert = NULL;
     int rc;
     if (!x5t && !x5t_s256) {

@@ -154,7 +154,11 @@ int token_key_to_pem(const struct token_key *k, char **cert_pem, char **key_pem)
     *cert_pem = bio_text(b);
     BIO_free(b);
     *key_pem = NULL;
-    if (EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_RSA_D, &(BIGNUM *){NULL}) == 1) {
+    /* Only keys with a private half have d; the copy OpenSSL hands back is wiped at once. */
+    BIGNUM *d = NULL;
+    bool has_private = EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_RSA_D, &d) == 1;
+    BN_clear_free(d);
+    if (has_private) {
         b = BIO_new(BIO_s_mem());
         PEM_write_bio_PrivateKey(b, k->pkey, NULL, NULL, 0, NULL, NULL);
         *key_pem = bio_text(b);
