@@ -2,7 +2,7 @@
 #
 #   make run     install missing Debian packages, build, start azsim (data in ./.azsim)
 #   make test    the same set-up plus test-only dependencies, then every test suite
-#   make asan    unit and integration tests against an AddressSanitizer + UBSan build
+#   make asan    unit, integration and cli tests against an AddressSanitizer + UBSan build
 
 VERSION   := 0.1.0
 PKGS      := libevent libevent_openssl libevent_pthreads yajl sqlite3 openssl
@@ -28,7 +28,7 @@ LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ   = $(BUILD)/obj/common/main.o
 UNIT_BINS  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit integration asan deps test-deps format clean
+.PHONY: all run test unit integration cli asan deps test-deps format clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/azsim
@@ -67,7 +67,7 @@ run: deps
 	$(BUILD)/azsim
 
 test: test-deps
-	@$(MAKE) --no-print-directory all unit integration
+	@$(MAKE) --no-print-directory all unit integration cli
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -75,12 +75,18 @@ unit: $(UNIT_BINS)
 integration: $(BUILD)/azsim
 	cd tests && AZSIM_BIN=$(abspath $(BUILD)/azsim) node --test --test-concurrency=1 integration/
 
+# Real clients: Debian's Python Azure SDK and Azure CLI. /usr/bin/python3 is Debian's interpreter,
+# the one python3-azure is installed for.
+cli: $(BUILD)/azsim
+	AZSIM_BIN=$(abspath $(BUILD)/azsim) PYTHONDONTWRITEBYTECODE=1 \
+		/usr/bin/python3 -m unittest discover -s tests/cli -v
+
 # The sanitizer build lives in its own folder; UBSan aborts on the first report so no report
 # can scroll by unnoticed.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
-		all unit integration
+		all unit integration cli
 
 format:
 	clang-format -i common/*.[ch] $(foreach m,$(MODULES),$(m)/*.[ch]) tests/unit/*.[ch]

@@ -4,7 +4,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libevent-dev libyajl-dev libjwt-dev libsqlite3-dev libssl-dev"
-test_pkgs="libcmocka-dev sqlite3 curl openssl python3 python3-requests"
+test_pkgs="libcmocka-dev sqlite3 curl openssl python3 python3-requests azure-cli python3-azure"
 case "${1:-build}" in
     build) want=$build_pkgs ;;
     test) want=$test_pkgs
