@@ -21,6 +21,7 @@ enum {
     OPT_PROXY_PORT,
     OPT_FORMAT,
     OPT_JSON,
+    OPT_IDENTIFIER_URI,
     OPT_TENANT_ID,
     OPT_TENANT_DOMAIN,
     OPT_ADMIN_CLIENT_ID,
@@ -48,6 +49,9 @@ void config_usage(FILE *out)
             "  info           print the tenant and the admin credentials (--json)\n"
             "  keys rotate    sign new tokens with a new key; the old one stays published\n"
             "  keys retire KID  stop publishing an old signing key\n"
+            "  app create NAME [--identifier-uri URI]\n"
+            "                 register an application (with a client secret) whose API can be\n"
+            "                 the audience of tokens: resource URI or app id\n"
             "  version        print the version\n"
             "  help           print this help\n"
             "\n"
@@ -173,6 +177,7 @@ static int apply(struct azsim_config *cfg, int opt, const char *value, const cha
     case OPT_IDLE_TIMEOUT: rc = parse_positive(value, &cfg->idle_timeout); break;
     case OPT_PROXY_PORT: rc = parse_port(value, &cfg->proxy_port); break;
     case OPT_JSON: cfg->json = true; break;
+    case OPT_IDENTIFIER_URI: cfg->identifier_uri = value; break;
     case OPT_TENANT_ID: rc = parse_guid(value, &cfg->seed.tenant_id); break;
     case OPT_ADMIN_CLIENT_ID: rc = parse_guid(value, &cfg->seed.admin_client_id); break;
     case OPT_ADMIN_CLIENT_SECRET: rc = parse_secret(value, &cfg->seed.admin_client_secret); break;
@@ -261,6 +266,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         {"proxy-port", required_argument, NULL, OPT_PROXY_PORT},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"json", no_argument, NULL, OPT_JSON},
+        {"identifier-uri", required_argument, NULL, OPT_IDENTIFIER_URI},
         {"tenant-id", required_argument, NULL, OPT_TENANT_ID},
         {"tenant-domain", required_argument, NULL, OPT_TENANT_DOMAIN},
         {"admin-client-id", required_argument, NULL, OPT_ADMIN_CLIENT_ID},
@@ -269,7 +275,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
     };
-    size_t n = 17;
+    size_t n = 18;
     for (int i = 0; i < MODULE_COUNT; i++) {
         snprintf(port_names[i], sizeof(port_names[i]), "%s-port", modules[i]->name);
         opts[n++] = (struct option){port_names[i], required_argument, NULL, OPT_PORT_BASE + i};
@@ -280,7 +286,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         int cmd;
     } commands[] = {{"serve", CMD_SERVE}, {"help", CMD_HELP}, {"version", CMD_VERSION},
                     {"health", CMD_HEALTH}, {"ca", CMD_CA}, {"env", CMD_ENV},
-                    {"info", CMD_INFO}, {"keys", CMD_KEYS}};
+                    {"info", CMD_INFO}, {"keys", CMD_KEYS}, {"app", CMD_APP}};
     int command = -1;
     size_t nargs = 0;
     optind = 1;
@@ -291,7 +297,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
             if (optind >= argc)
                 break;
             const char *word = argv[optind++];
-            if (command == CMD_KEYS && nargs < ARRAY_SIZE(cfg->args)) {
+            if ((command == CMD_KEYS || command == CMD_APP) && nargs < ARRAY_SIZE(cfg->args)) {
                 cfg->args[nargs++] = word;
                 continue;
             }

@@ -37,7 +37,8 @@ struct azsim_config {
     int idle_timeout;                /* seconds a connection may stay silent */
     const char *env_format;          /* `azsim env --format`: sh, dotenv or json */
     bool json;                       /* `azsim info --json` */
-    const char *args[2];             /* a command's own words: `azsim keys rotate` */
+    const char *args[3];             /* a command's own words: `azsim keys rotate` */
+    const char *identifier_uri;      /* `azsim app create --identifier-uri` */
     struct azsim_seed seed;
 };
 
@@ -51,6 +52,7 @@ enum azsim_command {
     CMD_ENV,
     CMD_INFO,
     CMD_KEYS,
+    CMD_APP,
 };
 
 

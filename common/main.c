@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "secret.h"
 #include "server.h"
 #include "store.h"
 #include "tls.h"
@@ -517,21 +518,29 @@ static void print_key(void *arg, struct token_key *k, bool active)
     printf("%s  %s\n", token_key_kid(k), active ? "active" : "published");
 }
 
+/* The data directory's store, for commands that change it beside a running server. */
+static struct store *open_data_store(const struct azsim_config *cfg)
+{
+    char *db = data_path(cfg, DB_FILE);
+    struct store_location loc = {.path = db};
+    struct store *s = NULL;
+    if (access(db, R_OK) != 0)
+        fprintf(stderr, "azsim: no store in %s (an --in-memory server's store cannot be "
+                        "changed from outside)\n", cfg->data_dir);
+    else if (store_open(&loc, &s) == 0 && store_migrate(s, store_schema, store_schema_len) != 0)
+        s = (store_close(s), NULL);
+    free(db);
+    return s;
+}
+
 /* `azsim keys [list|rotate|retire KID]` on the data directory's store; a running server signs
  * with the new key from its next token on. */
 static int keys(const struct azsim_config *cfg)
 {
     const char *verb = cfg->args[0] ? cfg->args[0] : "list";
-    char *db = data_path(cfg, DB_FILE);
-    struct store_location loc = {.path = db};
-    struct store *s = NULL;
+    struct store *s = open_data_store(cfg);
     int rc = 1;
-    if (access(db, R_OK) != 0) {
-        fprintf(stderr, "azsim: no store in %s (keys of an --in-memory server cannot be "
-                        "changed from outside)\n", cfg->data_dir);
-        goto out;
-    }
-    if (store_open(&loc, &s) != 0 || store_migrate(s, store_schema, store_schema_len) != 0)
+    if (!s)
         goto out;
     char kid[64];
     if (strcmp(verb, "list") == 0) {
@@ -553,8 +562,51 @@ static int keys(const struct azsim_config *cfg)
 out:
     store_rollback(s);
     store_close(s);
-    free(db);
     return rc;
+}
+
+/*
+ * `azsim app create NAME [--identifier-uri URI]`: an application with a service principal and a
+ * client secret in the default tenant. Tokens can then name it as their resource (its identifier
+ * URI or app id), so a user's own service can accept azsim tokens. The secret is shown once.
+ */
+static int app(const struct azsim_config *cfg)
+{
+    if (!cfg->args[0] || strcmp(cfg->args[0], "create") != 0 || !cfg->args[1] || cfg->args[2]) {
+        fprintf(stderr, "usage: azsim app create NAME [--identifier-uri URI]\n");
+        return 2;
+    }
+    struct store *s = open_data_store(cfg);
+    if (!s)
+        return 1;
+    struct aad_tenant t;
+    char app_id[37];
+    uuid_v4(app_id);
+    char *secret = secret_generate(30);
+    int rc = store_begin(s);
+    if (rc == 0 && (rc = aad_tenant_default(s, &t)) == 0 &&
+        (rc = aad_application_create(s, t.id, app_id, cfg->args[1], cfg->identifier_uri,
+                                     false)) == 0 &&
+        (rc = aad_application_add_secret(s, app_id, secret, 365)) == 0)
+        rc = store_commit(s);
+    if (rc == 0) {
+        struct json_writer *w = json_writer_new();
+        jw_object_open(w);
+        jw_kv_string(w, "appId", app_id);
+        jw_kv_string(w, "displayName", cfg->args[1]);
+        jw_kv_string(w, "identifierUri", cfg->identifier_uri);
+        jw_kv_string(w, "tenantId", t.id);
+        jw_kv_string(w, "clientSecret", secret);
+        jw_object_close(w);
+        printf("%s\n", json_writer_text(w, NULL));
+        json_writer_free(w);
+    } else {
+        fprintf(stderr, "azsim: the application could not be created (%s)\n", az_strerror(rc));
+    }
+    free(secret);
+    store_rollback(s);
+    store_close(s);
+    return rc == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -578,6 +630,7 @@ int main(int argc, char **argv)
     case CMD_ENV: return print_env(&cfg);
     case CMD_INFO: return print_info(&cfg);
     case CMD_KEYS: return keys(&cfg);
+    case CMD_APP: return app(&cfg);
     case CMD_SERVE: return serve(&cfg);
     }
     return 2;
