@@ -89,10 +89,17 @@ static int ensure_admin_app(struct store *s, const struct aad_identity *want,
     free(recorded);
     struct aad_client c;
     int rc = aad_client_find(s, out->tenant_id, out->client_id, &c);
-    if (rc == AZ_ENOTFOUND)
-        rc = aad_application_create(s, out->tenant_id, out->client_id, "azsim-admin", NULL, false);
+    if (rc == AZ_ENOTFOUND) {
+        /* Same principal as last time (in memory too), unless the client id changed. */
+        bool same = uuid_valid(want->client_object_id) && str_ieq(want->client_id, out->client_id);
+        rc = aad_application_create(s, out->tenant_id, out->client_id, "azsim-admin", NULL, false,
+                                    same ? want->client_object_id : NULL);
+        if (rc == 0)
+            rc = aad_client_find(s, out->tenant_id, out->client_id, &c);
+    }
     if (rc != 0 || (rc = store_meta_set(s, "admin_client_id", out->client_id)) != 0)
         return rc;
+    snprintf(out->client_object_id, sizeof(out->client_object_id), "%s", c.object_id);
     /* A secret nobody knows any more (no credentials file) is replaced by a new one. */
     pick(out->client_secret, sizeof(out->client_secret), want->client_secret, NULL, new_secret);
     if (aad_client_secret_check(s, out->client_id, out->client_secret) == 0)
@@ -110,7 +117,10 @@ static int ensure_admin_user(struct store *s, const struct aad_identity *want,
     struct aad_user u;
     int rc = aad_user_find(s, out->user_upn, &u);
     if (rc == AZ_ENOTFOUND) {
-        uuid_v4(out->user_id);
+        if (uuid_valid(want->user_id))
+            snprintf(out->user_id, sizeof(out->user_id), "%s", want->user_id);
+        else
+            uuid_v4(out->user_id);
         return aad_user_create(s, out->tenant_id, out->user_id, out->user_upn, "azsim admin",
                                out->user_password);
     }
@@ -128,12 +138,16 @@ static int ensure_admin_certificate(struct store *s, const struct aad_identity *
                                     struct aad_identity *out)
 {
     struct token_key *k = NULL, *registered = NULL;
-    if (want->client_pem && token_key_from_pem(want->client_pem, want->client_pem, &k) == 0 &&
-        aad_client_certificate(s, out->client_id, token_key_kid(k), NULL, &registered) == 0) {
-        out->client_pem = xstrdup(want->client_pem);
+    if (want->client_pem && token_key_from_pem(want->client_pem, want->client_pem, &k) == 0) {
+        /* The saved certificate stays the admin's: registered again if the store is new. */
+        int rc = aad_client_certificate(s, out->client_id, token_key_kid(k), NULL, &registered);
+        if (rc == AZ_ENOTFOUND)
+            rc = aad_application_add_certificate(s, out->client_id, k);
         token_key_free(registered);
         token_key_free(k);
-        return 0;
+        if (rc == 0)
+            out->client_pem = xstrdup(want->client_pem);
+        return rc;
     }
     token_key_free(k);
     if (token_key_generate("azsim-admin", &k) != 0)

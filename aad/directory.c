@@ -185,11 +185,15 @@ int aad_client_certificate(struct store *s, const char *app_id, const char *x5t,
 }
 
 int aad_application_create(struct store *s, const char *tenant_id, const char *app_id,
-                           const char *name, const char *identifier_uri, bool public_client)
+                           const char *name, const char *identifier_uri, bool public_client,
+                           const char *sp_object_id)
 {
     char app_oid[37], sp_oid[37];
     uuid_v4(app_oid);
-    uuid_v4(sp_oid);
+    if (sp_object_id)
+        snprintf(sp_oid, sizeof(sp_oid), "%s", sp_object_id);
+    else
+        uuid_v4(sp_oid);
     struct store_stmt *st;
     if (store_prepare(s, "INSERT INTO applications(object_id, app_id, tenant_id, display_name, "
                          "identifier_uri, public_client, created_at) "

@@ -80,9 +80,11 @@ int aad_signing_keys_each(struct store *s, void (*fn)(void *arg, struct token_ke
 /* ---- creating directory objects ------------------------------------------------------------ */
 
 int aad_tenant_create(struct store *s, const char *id, const char *domain, const char *name);
-/* An application and its service principal in `tenant_id`; object ids generated. */
+/* An application and its service principal in `tenant_id`; the principal's object id is
+ * `sp_object_id`, or generated when NULL. */
 int aad_application_create(struct store *s, const char *tenant_id, const char *app_id,
-                           const char *name, const char *identifier_uri, bool public_client);
+                           const char *name, const char *identifier_uri, bool public_client,
+                           const char *sp_object_id);
 /* Add a client secret (stored hashed) valid for `days`. */
 int aad_application_add_secret(struct store *s, const char *app_id, const char *secret, int days);
 /* Register a certificate (DER) as a credential of `app_id`. */
@@ -102,6 +104,7 @@ struct aad_identity {
     char tenant_id[40];
     char tenant_domain[256];
     char client_id[40];
+    char client_object_id[40]; /* the admin service principal: the oid of its tokens */
     char client_secret[160];
     char user_id[40];
     char user_upn[300];

@@ -87,7 +87,8 @@ static const struct {
 #define FIELD(key, member)                                                                         \
     {key, offsetof(struct aad_identity, member), sizeof(((struct aad_identity *)0)->member)}
     FIELD("tenantId", tenant_id),       FIELD("tenantDomain", tenant_domain),
-    FIELD("clientId", client_id),       FIELD("clientSecret", client_secret),
+    FIELD("clientId", client_id),       FIELD("clientObjectId", client_object_id),
+    FIELD("clientSecret", client_secret),
     FIELD("userId", user_id),           FIELD("username", user_upn),
     FIELD("password", user_password),
 #undef FIELD
@@ -586,7 +587,7 @@ static int app(const struct azsim_config *cfg)
     int rc = store_begin(s);
     if (rc == 0 && (rc = aad_tenant_default(s, &t)) == 0 &&
         (rc = aad_application_create(s, t.id, app_id, cfg->args[1], cfg->identifier_uri,
-                                     false)) == 0 &&
+                                     false, NULL)) == 0 &&
         (rc = aad_application_add_secret(s, app_id, secret, 365)) == 0)
         rc = store_commit(s);
     if (rc == 0) {

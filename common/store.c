@@ -115,9 +115,11 @@ int store_open(const struct store_location *loc, struct store **out)
                 SQLITE_OPEN_NOMUTEX; /* one connection per thread: no need for SQLite's mutex */
     const char *name = loc && loc->path ? loc->path : STORE_MEMDB_URI;
     if (loc && loc->path) {
-        /* The store holds signing keys: create it private. SQLite gives its -wal and -shm files
-         * the database file's permissions. */
-        int fd = open(loc->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        /* The store holds signing keys: create it private (SQLite gives its -wal and -shm files
+         * the database file's permissions). Only when it does not exist yet: closing any
+         * descriptor of an open database drops the process's POSIX locks on it, and SQLite
+         * relies on them to know other connections are alive. */
+        int fd = open(loc->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0)
             close(fd);
     }
