@@ -27,37 +27,6 @@
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
-/* Entra's error body: error, error_description ("AADSTS<code>: …"), error_codes, timestamp,
- * trace_id, correlation_id. The code travels at the start of the message. */
-static void aad_render_error(struct http_request *req, int status, const char *code,
-                             const char *message)
-{
-    char ts[32];
-    clock_format_iso8601(clock_now_ms(), ts, sizeof(ts));
-    const char *correlation = http_header(req, "client-request-id");
-    if (!correlation)
-        correlation = http_query(req, "client-request-id");
-    long aadsts = 0;
-    if (strncmp(message, "AADSTS", 6) == 0)
-        aadsts = strtol(message + 6, NULL, 10);
-    struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_kv_string(w, "error", code);
-    jw_kv_string(w, "error_description", message);
-    if (aadsts > 0) {
-        jw_key(w, "error_codes");
-        jw_array_open(w);
-        jw_int(w, aadsts);
-        jw_array_close(w);
-    }
-    jw_kv_string(w, "timestamp", ts);
-    jw_kv_string(w, "trace_id", req->request_id);
-    jw_kv_string(w, "correlation_id", correlation ? correlation : req->request_id);
-    jw_object_close(w);
-    http_reply_json(req, status, w);
-    json_writer_free(w);
-}
-
 int aad_fail(struct http_request *req, int status, const char *error, int aadsts,
              const char *fmt, ...)
 {
@@ -326,7 +295,7 @@ const struct module aad_module = {
     .tls = true,
     .default_port = 4702,
     .max_body = 1024 * 1024,
-    .render_error = aad_render_error,
+    .render_error = http_render_oauth_error,
     .routes = aad_routes,
     .nroutes = ARRAY_SIZE(aad_routes),
     .state_new = aad_state_new,

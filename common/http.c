@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -204,11 +205,22 @@ void http_render_oauth_error(struct http_request *req, int status, const char *c
 {
     char ts[32];
     clock_format_iso8601(clock_now_ms(), ts, sizeof(ts));
+    /* msal sends its correlation id as a header (Python) or in the query (JS). */
     const char *correlation = http_header(req, "client-request-id");
+    if (!correlation)
+        correlation = http_query(req, "client-request-id");
+    /* Entra's descriptions start with their code ("AADSTS7000215: …"), repeated as a number. */
+    long aadsts = strncmp(message, "AADSTS", 6) == 0 ? strtol(message + 6, NULL, 10) : 0;
     struct json_writer *w = json_writer_new();
     jw_object_open(w);
     jw_kv_string(w, "error", code);
     jw_kv_string(w, "error_description", message);
+    if (aadsts > 0) {
+        jw_key(w, "error_codes");
+        jw_array_open(w);
+        jw_int(w, aadsts);
+        jw_array_close(w);
+    }
     jw_kv_string(w, "timestamp", ts);
     jw_kv_string(w, "trace_id", req->request_id);
     jw_kv_string(w, "correlation_id", correlation ? correlation : req->request_id);

@@ -126,7 +126,8 @@ void http_dispatch(struct http_request *req);
 void http_render_json_error(struct http_request *req, int status, const char *code,
                             const char *message);   /* ARM, Key Vault: {"error":{code,message}} */
 void http_render_oauth_error(struct http_request *req, int status, const char *code,
-                             const char *message);  /* AAD, IMDS: {"error","error_description"} */
+                             const char *message);  /* AAD, IMDS: {"error","error_description"},
+                                                       plus error_codes for "AADSTS<n>: …" */
 void http_render_storage_error(struct http_request *req, int status, const char *code,
                                const char *message); /* Storage: XML <Error> + x-ms-error-code */
 
