@@ -9,9 +9,9 @@
 
 struct token_key;
 
-/* The tenant a path's first segment names: a GUID or domain, or the default tenant for "adfs"
- * (and for "organizations"/"common" when `allow_multi` is false... they get no tenant at all:
- * *multi is set and the caller decides). Fails the request with AADSTS90002 when unknown. */
+/* The tenant a path's first segment names: a GUID or a domain, or the default tenant for "adfs".
+ * "organizations" and "common" name no tenant: *multi is set and `out` left empty, for the
+ * caller to decide (a user's home tenant). Fails the request with AADSTS90002 when unknown. */
 int aad_resolve_tenant(struct http_request *req, struct aad_tenant *out, bool *multi);
 
 /* Fail with Entra's error shape: `error` (invalid_client, …), the AADSTS code and a message. */
