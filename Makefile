@@ -22,9 +22,10 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 MODULES   := arm aad imds keyvault storage
 LIB_SRC   := $(filter-out common/main.c,$(wildcard common/*.c)) \
              $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+DATA_SRC  := data/builtin_roles.S
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
-LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(DATA_SRC:%.S=$(BUILD)/obj/%.o)
 MAIN_OBJ   = $(BUILD)/obj/common/main.o
 UNIT_BINS  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -37,6 +38,12 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(WARNINGS) -std=c11 -c $< -o $@
+
+# Data compiled into the binary (.incbin); rebuilt when the data changes.
+$(BUILD)/obj/data/builtin_roles.o: data/builtin_roles.S data/builtin-roles.json
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libazsim.a: $(LIB_OBJ)
 	@rm -f $@

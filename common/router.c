@@ -89,35 +89,47 @@ static bool match_pattern(const char *pattern, const struct segment *segs, int n
     if (np < 0)
         return false;
     out->nparams = 0;
-    int i = 0;
-    for (; i < np; i++) {
+    int j = 0; /* the next path segment */
+    for (int i = 0; i < np; i++) {
         const struct segment *ps = &psegs[i];
-        if (is_tail_param(ps->p, ps->len)) {
-            if (i >= nsegs || out->nparams == ROUTER_MAX_PARAMS)
-                return false;
-            /* The rest of the path as sent, inner slashes (even doubled ones) included. */
-            const char *end = segs[nsegs - 1].p + segs[nsegs - 1].len;
-            out->params[out->nparams].name = ps->p + 1;
-            out->params[out->nparams].name_len = ps->len - 3;
-            raw[out->nparams].p = segs[i].p;
-            raw[out->nparams].len = (size_t)(end - segs[i].p);
-            out->nparams++;
-            return true;
-        }
-        if (i >= nsegs)
-            return false;
-        if (is_param(ps->p, ps->len)) {
+        bool tail = is_tail_param(ps->p, ps->len);
+        if (tail || is_param(ps->p, ps->len)) {
             if (out->nparams == ROUTER_MAX_PARAMS)
                 return false;
-            out->params[out->nparams].name = ps->p + 1;
-            out->params[out->nparams].name_len = ps->len - 2;
-            raw[out->nparams] = segs[i];
+            struct route_param *param = &out->params[out->nparams];
+            param->name = ps->p + 1;
+            param->name_len = ps->len - (tail ? 3 : 2);
+            if (tail) {
+                /* A final {x*} takes the rest of the path (at least one segment: a blob name);
+                 * one in the middle takes what the segments after it leave over, possibly
+                 * nothing (an ARM {scope*} of "/"). Inner slashes stay as sent. */
+                int after = np - i - 1;
+                int span = nsegs - j - after;
+                if (span < (after == 0 ? 1 : 0))
+                    return false;
+                if (span == 0) {
+                    raw[out->nparams].p = "";
+                    raw[out->nparams].len = 0;
+                } else {
+                    const struct segment *last = &segs[j + span - 1];
+                    raw[out->nparams].p = segs[j].p;
+                    raw[out->nparams].len = (size_t)(last->p + last->len - segs[j].p);
+                }
+                j += span;
+            } else {
+                if (j >= nsegs)
+                    return false;
+                raw[out->nparams] = segs[j++];
+            }
             out->nparams++;
-        } else if (ps->len != segs[i].len || strncasecmp(ps->p, segs[i].p, ps->len) != 0) {
+        } else if (j >= nsegs || ps->len != segs[j].len ||
+                   strncasecmp(ps->p, segs[j].p, ps->len) != 0) {
             return false;
+        } else {
+            j++;
         }
     }
-    return i == nsegs;
+    return j == nsegs;
 }
 
 enum router_result router_match(const struct route *routes, size_t n, enum http_method method,

@@ -5,8 +5,10 @@
  *     {HTTP_GET, "/subscriptions/{subscriptionId}", arm_get_subscription,
  *      "Subscriptions_Get", "Microsoft.Resources/subscriptions/read"},
  * Patterns are '/'-separated segments: literals match case-insensitively (Azure paths are),
- * `{name}` captures one segment, and a final `{name*}` captures the rest of the path, slashes
- * included (blob names). Empty segments — a trailing '/' or a doubled '//' — are ignored, as the
+ * `{name}` captures one segment, and `{name*}` captures several, slashes included: at the end,
+ * the rest of the path (a blob name, at least one segment); in the middle, whatever the
+ * segments after it leave (an ARM scope before /providers/Microsoft.Authorization/…, possibly
+ * empty). One `{name*}` per pattern. Empty segments — a trailing '/' or a doubled '//' — are ignored, as the
  * real front ends do. Each captured value is percent-decoded on its own, so an encoded "%2F"
  * stays inside its segment. The first matching line wins: put literal routes before
  * parametrised ones that would also match.

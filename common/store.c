@@ -98,6 +98,60 @@ const struct store_migration store_schema[] = {
      "  created_at INTEGER NOT NULL,"
      "  retired_at INTEGER" /* NULL while published in the JWKS */
      ");"},
+    /* Resource Manager and its authorization model (arm/, common/rbac.c). Scopes and resource
+     * ids are ARM paths, compared case-insensitively as ARM does. */
+    {"resource manager",
+     "CREATE TABLE subscriptions ("
+     "  id           TEXT PRIMARY KEY,"
+     "  tenant_id    TEXT NOT NULL REFERENCES tenants(id),"
+     "  display_name TEXT NOT NULL,"
+     "  state        TEXT NOT NULL DEFAULT 'Enabled',"
+     "  created_at   INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE resource_groups ("
+     "  subscription_id TEXT NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,"
+     "  name            TEXT NOT NULL COLLATE NOCASE,"
+     "  location        TEXT NOT NULL,"
+     "  tags            TEXT NOT NULL DEFAULT '{}'," /* JSON object */
+     "  managed_by      TEXT,"
+     "  created_at      INTEGER NOT NULL,"
+     "  PRIMARY KEY (subscription_id, name)"
+     ");"
+     "CREATE TABLE role_definitions ("
+     "  id                TEXT PRIMARY KEY," /* the role's GUID */
+     "  role_name         TEXT NOT NULL COLLATE NOCASE,"
+     "  description       TEXT NOT NULL DEFAULT '',"
+     "  role_type         TEXT NOT NULL," /* BuiltInRole | CustomRole */
+     "  assignable_scopes TEXT NOT NULL," /* JSON array */
+     "  permissions       TEXT NOT NULL," /* JSON array of permission blocks */
+     "  created_on        TEXT,"
+     "  updated_on        TEXT"
+     ");"
+     "CREATE INDEX role_definitions_by_name ON role_definitions(role_name);"
+     "CREATE TABLE role_assignments ("
+     "  id                 TEXT PRIMARY KEY," /* the assignment's GUID name */
+     "  scope              TEXT NOT NULL COLLATE NOCASE,"
+     "  role_definition_id TEXT NOT NULL,"
+     "  principal_id       TEXT NOT NULL,"
+     "  principal_type     TEXT NOT NULL,"
+     "  description        TEXT,"
+     "  created_by         TEXT,"
+     "  created_at         INTEGER NOT NULL,"
+     "  UNIQUE (scope, role_definition_id, principal_id)"
+     ");"
+     "CREATE INDEX role_assignments_by_principal ON role_assignments(principal_id);"
+     "CREATE INDEX role_assignments_by_scope ON role_assignments(scope);"
+     "CREATE TABLE audit_log ("
+     "  seq        INTEGER PRIMARY KEY,"
+     "  at         INTEGER NOT NULL,"
+     "  module     TEXT NOT NULL,"
+     "  principal  TEXT NOT NULL,"
+     "  action     TEXT NOT NULL,"
+     "  scope      TEXT NOT NULL,"
+     "  allowed    INTEGER NOT NULL,"
+     "  reason     TEXT NOT NULL,"
+     "  request_id TEXT"
+     ");"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 

@@ -259,10 +259,15 @@ static void test_newer_database_refused(void **state)
     make_old_database(f, 3);
 
     f->s = open_file(f);
+    /* A version past both lists this test knows, however long azsim's own schema grows. */
+    int newer = (int)store_schema_len + 1;
+    char pragma[48];
+    snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", newer);
+    assert_int_equal(store_exec(f->s, pragma), 0);
     assert_int_equal(store_migrate(f->s, widget_schema, 2), AZ_EVERSION);
     assert_int_equal(store_migrate(f->s, store_schema, store_schema_len), AZ_EVERSION);
     /* Refused means untouched. */
-    assert_int_equal(store_schema_version(f->s), 3);
+    assert_int_equal(store_schema_version(f->s), newer);
     assert_int_equal(query_int(f->s, "SELECT count(*) FROM widgets"), 2);
     assert_false(table_exists(f->s, "meta"));
 }

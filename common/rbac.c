@@ -1,0 +1,141 @@
+/*
+ * rbac.c — see rbac.h.
+ */
+#include "rbac.h"
+
+#include "error.h"
+#include "json.h"
+#include "store.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+bool rbac_action_matches(const char *pattern, const char *action)
+{
+    /* Iterative glob with one backtrack point: '*' matches any run of characters, '/'
+     * included, as Azure's wildcards do: "* /read" (without the space) matches every read. */
+    const char *star = NULL, *resume = NULL;
+    while (*action) {
+        if (*pattern == '*') {
+            star = pattern++;
+            resume = action;
+        } else if (*pattern && tolower((unsigned char)*pattern) == tolower((unsigned char)*action)) {
+            pattern++;
+            action++;
+        } else if (star) {
+            pattern = star + 1;
+            action = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pattern == '*')
+        pattern++;
+    return *pattern == '\0';
+}
+
+/* Length of `s` without trailing slashes. */
+static size_t trimmed_len(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == '/')
+        n--;
+    return n;
+}
+
+bool rbac_scope_covers(const char *assignment_scope, const char *scope)
+{
+    size_t a = trimmed_len(assignment_scope), n = trimmed_len(scope);
+    if (a == 0)
+        return true; /* "/": the root covers everything */
+    if (a > n || strncasecmp(assignment_scope, scope, a) != 0)
+        return false;
+    return a == n || scope[a] == '/';
+}
+
+static bool any_matches(const struct json *list, const char *action)
+{
+    for (size_t i = 0; i < json_len(list); i++) {
+        const char *p = json_string(json_at(list, i));
+        if (p && rbac_action_matches(p, action))
+            return true;
+    }
+    return false;
+}
+
+/* A notAction takes away only what its own block's actions granted, as in Azure. */
+static bool block_grants(const struct json *block, enum rbac_kind kind, const char *action)
+{
+    const char *allow = kind == RBAC_ACTION ? "actions" : "dataActions";
+    const char *deny = kind == RBAC_ACTION ? "notActions" : "notDataActions";
+    return any_matches(json_get(block, allow), action) &&
+           !any_matches(json_get(block, deny), action);
+}
+
+bool rbac_permissions_grant(const char *permissions_json, enum rbac_kind kind, const char *action)
+{
+    struct json *perm;
+    if (json_parse(permissions_json, strlen(permissions_json), &perm, NULL, 0) != 0)
+        return false;
+    bool granted = block_grants(perm, kind, action);
+    json_free(perm);
+    return granted;
+}
+
+/* One role's permission blocks (a JSON array): does any of them grant the action? */
+static bool role_grants(const char *permissions, enum rbac_kind kind, const char *action)
+{
+    struct json *blocks;
+    if (json_parse(permissions, strlen(permissions), &blocks, NULL, 0) != 0)
+        return false;
+    bool granted = false;
+    for (size_t i = 0; i < json_len(blocks) && !granted; i++)
+        granted = block_grants(json_at(blocks, i), kind, action);
+    json_free(blocks);
+    return granted;
+}
+
+int rbac_check(struct store *s, const char *principal_id, enum rbac_kind kind, const char *action,
+               const char *scope, struct rbac_decision *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct store_stmt *st;
+    /* Every assignment of the principal; those whose scope does not cover the target are
+     * skipped below (a principal has few assignments). Narrowest scope first, so the
+     * explanation names the closest grant. */
+    if (store_prepare(s,
+                      "SELECT a.id, a.scope, d.role_name, d.permissions "
+                      "FROM role_assignments a JOIN role_definitions d "
+                      "  ON d.id = a.role_definition_id "
+                      "WHERE a.principal_id = lower(?1) ORDER BY length(a.scope) DESC",
+                      &st) != 0)
+        return AZ_ESTORE;
+    store_bind_text(st, 1, principal_id);
+    int rc;
+    while ((rc = store_step(st)) == 1) {
+        const char *assignment_scope = store_column_text(st, 1);
+        if (!rbac_scope_covers(assignment_scope, scope) ||
+            !role_grants(store_column_text(st, 3), kind, action))
+            continue;
+        out->allowed = true;
+        snprintf(out->assignment_id, sizeof(out->assignment_id), "%s", store_column_text(st, 0));
+        snprintf(out->role_name, sizeof(out->role_name), "%s", store_column_text(st, 2));
+        snprintf(out->assignment_scope, sizeof(out->assignment_scope), "%s", assignment_scope);
+        snprintf(out->explanation, sizeof(out->explanation),
+                 "allowed by role assignment %s: role '%s' at scope '%s'", out->assignment_id,
+                 out->role_name, assignment_scope);
+        break;
+    }
+    store_finalize(st);
+    if (rc < 0)
+        return AZ_ESTORE;
+    if (!out->allowed)
+        snprintf(out->explanation, sizeof(out->explanation),
+                 "denied: no role assignment of principal %s at scope '%s' or above grants %s "
+                 "'%s'", principal_id, scope, kind == RBAC_ACTION ? "action" : "data action",
+                 action);
+    return 0;
+}
