@@ -1,39 +1,102 @@
 /*
- * arm/arm.c — Azure Resource Manager: the module descriptor, authentication and route table.
+ * arm/arm.c — Azure Resource Manager: the module descriptor, its route table, authentication,
+ * authorization and the subscription-level operations.
  *
  * Served on https under management.azure.com and management.core.windows.net; errors are ARM's
  * {"error":{"code","message"}} bodies. Every operation needs a bearer token from azsim's Entra ID
- * for one of ARM's audiences; a missing or bad token gets ARM's 401 with its WWW-Authenticate
- * challenge. Request bodies are capped at 4 MiB, ARM's own limit (templates included).
+ * for one of ARM's audiences (or azsim's own ARM URL), then RBAC (common/rbac) decides the
+ * route's action at the request's scope: nothing is allowed by default, and every decision goes
+ * to the audit log. Request bodies are capped at 4 MiB, ARM's own limit.
  *
- * api-versions: any (ARM requires the parameter; clients send 2016-06-01 … 2025-04-01).
+ * api-versions: any (the parameter is required; clients send 2015-07-01 … 2025-04-01).
  *
- * Not emulated yet: subscriptions (the list is empty until the ARM issue brings them), resource
- * groups, providers, resources, RBAC.
+ * Not emulated yet: resource providers and generic resources, deployments, locks, policy,
+ * management groups, long-running operations (everything answers synchronously).
  */
+#include "arm/arm.h"
+
+#include "common/audit.h"
 #include "common/auth.h"
 #include "common/error.h"
-#include "common/http.h"
+#include "common/token.h"
 #include "common/json.h"
 #include "common/module.h"
+#include "common/rbac.h"
 #include "common/store.h"
 #include "common/util.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* The audiences ARM accepts: both names, with and without the trailing '/'. */
-static const char *const arm_audiences[] = {
-    "https://management.azure.com/",
-    "https://management.core.windows.net/",
-};
+/* ---- shared helpers ------------------------------------------------------------------------- */
 
-static int arm_authenticate(struct http_request *req)
+const char *arm_scope(struct http_request *req)
 {
-    struct token_principal who;
-    const char *reason;
-    int rc = auth_bearer(req, arm_audiences, ARRAY_SIZE(arm_audiences), &who, &reason);
-    if (rc == 0)
+    size_t n;
+    const char *decoded = percent_decode(req->arena, req->path, strlen(req->path), false, &n);
+    char *out = arena_alloc(req->arena, n + 1);
+    size_t o = 0;
+    for (size_t i = 0; decoded && i < n; i++) {
+        if (decoded[i] == '/' && (o == 0 ? false : out[o - 1] == '/'))
+            continue;
+        out[o++] = decoded[i];
+    }
+    while (o > 0 && out[o - 1] == '/')
+        o--;
+    out[o] = '\0';
+    return out;
+}
+
+int arm_require_api_version(struct http_request *req)
+{
+    if (http_query(req, "api-version"))
         return 0;
+    return http_fail(req, 400, "MissingApiVersionParameter",
+                     "The api-version query parameter (?api-version=) is required for all "
+                     "requests.");
+}
+
+int arm_require_subscription(struct http_request *req, const char *id)
+{
+    struct store_stmt *st;
+    if (store_prepare(req->store, "SELECT 1 FROM subscriptions WHERE id = lower(?1)", &st) != 0)
+        return http_fail(req, 500, "InternalServerError", "The store could not be read.");
+    store_bind_text(st, 1, id);
+    bool found = store_step(st) == 1;
+    store_finalize(st);
+    if (found)
+        return 0;
+    return http_fail(req, 404, "SubscriptionNotFound", "The subscription '%s' could not be found.",
+                     id);
+}
+
+struct json *arm_body(struct http_request *req)
+{
+    struct json *doc = NULL;
+    char err[128];
+    if (json_parse(req->body, req->body_len, &doc, err, sizeof(err)) != 0 ||
+        json_type(doc) != JSON_OBJECT) {
+        json_free(doc);
+        http_fail(req, 400, "InvalidRequestContent",
+                  "The request content was invalid and could not be deserialized: '%s'.",
+                  req->body_len ? err : "the body is empty");
+        return NULL;
+    }
+    return doc;
+}
+
+int arm_reply(struct http_request *req, int status, struct json_writer *w)
+{
+    http_reply_json(req, status, w);
+    json_writer_free(w);
+    return 0;
+}
+
+/* ---- authentication and authorization ------------------------------------------------------- */
+
+static int fail_authentication(struct http_request *req, int rc, const char *reason)
+{
     const char *code = "InvalidAuthenticationToken";
     const char *message = "The access token is invalid.";
     const char *description = reason;
@@ -60,30 +123,174 @@ static int arm_authenticate(struct http_request *req)
     return AZ_EDENIED;
 }
 
-/* ARM refuses every request without an api-version. */
-static int require_api_version(struct http_request *req)
+/* The subscription a scope lies in ("/subscriptions/{id}/…"), or NULL. */
+static const char *subscription_of(struct http_request *req, const char *scope)
 {
-    if (http_query(req, "api-version"))
-        return 0;
-    return http_fail(req, 400, "MissingApiVersionParameter",
-                     "The api-version query parameter (?api-version=) is required for all "
-                     "requests.");
+    if (!str_has_iprefix(scope, "/subscriptions/"))
+        return NULL;
+    const char *id = scope + strlen("/subscriptions/");
+    return arena_strndup(req->arena, id, strcspn(id, "/"));
 }
 
-/* GET /subscriptions: the subscriptions the caller can see. None exist yet. */
-static int arm_list_subscriptions(struct http_request *req)
+/* RBAC for the route's action at the request's scope; every decision is audited. */
+static int authorize(struct http_request *req, const char *action)
 {
-    if (require_api_version(req) != 0)
+    const char *scope = arm_scope(req);
+    const char *sub = subscription_of(req, scope);
+    if (sub && arm_require_subscription(req, sub) != 0)
         return AZ_EREPLIED;
-    static const char body[] = "{\"value\":[]}";
-    return http_reply(req, 200, "application/json; charset=utf-8", body, sizeof(body) - 1);
+    struct rbac_decision d;
+    if (rbac_check(req->store, req->caller->oid, RBAC_ACTION, action, *scope ? scope : "/", &d) != 0)
+        return http_fail(req, 500, "InternalServerError", "The authorization store failed.");
+    audit_record(req->store, &(struct audit_entry){
+                                 .module = "arm",
+                                 .principal = req->caller->oid,
+                                 .action = action,
+                                 .scope = *scope ? scope : "/",
+                                 .allowed = d.allowed,
+                                 .reason = d.explanation,
+                                 .request_id = req->request_id,
+                             });
+    req->rbac_verdict = d.allowed ? "allow" : "deny";
+    if (d.allowed)
+        return 0;
+    const char *client = req->caller->name[0] ? req->caller->name : req->caller->appid;
+    return http_fail(req, 403, "AuthorizationFailed",
+                     "The client '%s' with object id '%s' does not have authorization to perform "
+                     "action '%s' over scope '%s' or the scope is invalid. If access was recently "
+                     "granted, please refresh your credentials.",
+                     client, req->caller->oid, action, *scope ? scope : "/");
+}
+
+/*
+ * The audiences ARM accepts: both public names, and azsim's own ARM URL (the JS SDK asks for
+ * "<endpoint>/.default" when given an endpoint), each with or without the trailing '/'.
+ */
+static int arm_authenticate(struct http_request *req)
+{
+    const char *audiences[] = {
+        "https://management.azure.com/",
+        "https://management.core.windows.net/",
+        arena_printf(req->arena, "https://%s/", req->host),
+    };
+    struct token_principal who;
+    const char *reason = "";
+    int rc = auth_bearer(req, audiences, ARRAY_SIZE(audiences), &who, &reason);
+    if (rc != 0)
+        return fail_authentication(req, rc, reason);
+    /* azsim's own /_azsim/ endpoints are not Azure operations and take no api-version. */
+    bool azure_route = strncmp(req->match.route->pattern, "/_azsim/", 8) != 0;
+    if (azure_route && arm_require_api_version(req) != 0)
+        return AZ_EREPLIED;
+    const char *action = req->match.route->rbac_action;
+    return action ? authorize(req, action) : 0;
+}
+
+/* ---- subscriptions and tenants -------------------------------------------------------------- */
+
+static void write_subscription(struct json_writer *w, struct store_stmt *st)
+{
+    const char *id = store_column_text(st, 0);
+    char path[64];
+    snprintf(path, sizeof(path), "/subscriptions/%s", id);
+    jw_object_open(w);
+    jw_kv_string(w, "id", path);
+    jw_kv_string(w, "authorizationSource", "RoleBased");
+    jw_key(w, "managedByTenants");
+    jw_array_open(w);
+    jw_array_close(w);
+    jw_kv_string(w, "subscriptionId", id);
+    jw_kv_string(w, "tenantId", store_column_text(st, 1));
+    jw_kv_string(w, "displayName", store_column_text(st, 2));
+    jw_kv_string(w, "state", store_column_text(st, 3));
+    jw_key(w, "subscriptionPolicies");
+    jw_object_open(w);
+    jw_kv_string(w, "locationPlacementId", "Public_2014-09-01");
+    jw_kv_string(w, "quotaId", "PayAsYouGo_2014-09-01");
+    jw_kv_string(w, "spendingLimit", "Off");
+    jw_object_close(w);
+    jw_object_close(w);
+}
+
+/* A caller sees the subscriptions it holds a role assignment in (at, above or below them). */
+#define VISIBLE_SUBSCRIPTIONS                                                                      \
+    "SELECT s.id, s.tenant_id, s.display_name, s.state FROM subscriptions s "                      \
+    "WHERE EXISTS (SELECT 1 FROM role_assignments a WHERE a.principal_id = lower(?1) AND "         \
+    "  (a.scope = '/' OR a.scope = '/subscriptions/' || s.id OR "                                  \
+    "   a.scope LIKE '/subscriptions/' || s.id || '/%')) "
+
+int arm_list_subscriptions(struct http_request *req)
+{
+    struct store_stmt *st;
+    if (store_prepare(req->store, VISIBLE_SUBSCRIPTIONS "ORDER BY s.created_at", &st) != 0)
+        return http_fail(req, 500, "InternalServerError", "The store could not be read.");
+    store_bind_text(st, 1, req->caller->oid);
+    struct json_writer *w = json_writer_new();
+    jw_object_open(w);
+    jw_key(w, "value");
+    jw_array_open(w);
+    while (store_step(st) == 1)
+        write_subscription(w, st);
+    jw_array_close(w);
+    jw_object_close(w);
+    store_finalize(st);
+    return arm_reply(req, 200, w);
+}
+
+int arm_get_subscription(struct http_request *req)
+{
+    struct store_stmt *st;
+    if (store_prepare(req->store, VISIBLE_SUBSCRIPTIONS "AND s.id = lower(?2)", &st) != 0)
+        return http_fail(req, 500, "InternalServerError", "The store could not be read.");
+    store_bind_text(st, 1, req->caller->oid);
+    store_bind_text(st, 2, http_param(req, "subscriptionId"));
+    struct json_writer *w = json_writer_new();
+    bool found = store_step(st) == 1;
+    if (found)
+        write_subscription(w, st);
+    store_finalize(st);
+    if (!found) {
+        json_writer_free(w);
+        return http_fail(req, 404, "SubscriptionNotFound",
+                         "The subscription '%s' could not be found.",
+                         http_param(req, "subscriptionId"));
+    }
+    return arm_reply(req, 200, w);
+}
+
+/* A handful of real regions: enough for clients that validate a location against the list. */
+static const char *const locations[][2] = {
+    {"eastus", "East US"},           {"eastus2", "East US 2"},      {"westus", "West US"},
+    {"westus2", "West US 2"},        {"centralus", "Central US"},   {"northeurope", "North Europe"},
+    {"westeurope", "West Europe"},   {"uksouth", "UK South"},       {"southeastasia", "Southeast Asia"},
+    {"australiaeast", "Australia East"},
+};
+
+int arm_list_locations(struct http_request *req)
+{
+    const char *sub = http_param(req, "subscriptionId");
+    struct json_writer *w = json_writer_new();
+    jw_object_open(w);
+    jw_key(w, "value");
+    jw_array_open(w);
+    for (size_t i = 0; i < ARRAY_SIZE(locations); i++) {
+        jw_object_open(w);
+        jw_kv_string(w, "id",
+                     arena_printf(req->arena, "/subscriptions/%s/locations/%s", sub, locations[i][0]));
+        jw_kv_string(w, "name", locations[i][0]);
+        jw_kv_string(w, "type", "Region");
+        jw_kv_string(w, "displayName", locations[i][1]);
+        jw_kv_string(w, "regionalDisplayName", locations[i][1]);
+        jw_object_close(w);
+    }
+    jw_array_close(w);
+    jw_object_close(w);
+    return arm_reply(req, 200, w);
 }
 
 /* GET /tenants: the caller's own tenant. */
-static int arm_list_tenants(struct http_request *req)
+int arm_list_tenants(struct http_request *req)
 {
-    if (require_api_version(req) != 0)
-        return AZ_EREPLIED;
     struct store_stmt *st;
     if (store_prepare(req->store, "SELECT id, domain, display_name FROM tenants WHERE id = ?1",
                       &st) != 0)
@@ -112,15 +319,70 @@ static int arm_list_tenants(struct http_request *req)
     jw_array_close(w);
     jw_object_close(w);
     store_finalize(st);
-    http_reply_json(req, 200, w);
-    json_writer_free(w);
-    return 0;
+    return arm_reply(req, 200, w);
 }
 
+/* GET /_azsim/audit?principal=…&denied=true&top=N: the audit log, newest first. Reserved path
+ * outside Azure's namespace; any authenticated caller may read it (it is a local simulator). */
+int arm_get_audit(struct http_request *req)
+{
+    const char *denied = http_query(req, "denied");
+    const char *top = http_query(req, "top");
+    struct audit_filter f = {
+        .principal = http_query(req, "principal"),
+        .denied_only = denied && str_ieq(denied, "true"),
+        .limit = top ? atoi(top) : 100,
+    };
+    struct json_writer *w = json_writer_new();
+    if (audit_write_json(req->store, &f, w) != 0) {
+        json_writer_free(w);
+        return http_fail(req, 500, "InternalServerError", "The audit log could not be read.");
+    }
+    return arm_reply(req, 200, w);
+}
+
+#define AUTHZ "/{scope*}/providers/Microsoft.Authorization"
+#define RG "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
+
 static const struct route arm_routes[] = {
-    {HTTP_GET, "/subscriptions", arm_list_subscriptions, "Subscriptions_List",
-     "Microsoft.Resources/subscriptions/read"},
+    {HTTP_GET, "/_azsim/audit", arm_get_audit, "Azsim_Audit", NULL},
+    {HTTP_GET, AUTHZ "/roleDefinitions", arm_list_role_definitions, "RoleDefinitions_List",
+     "Microsoft.Authorization/roleDefinitions/read"},
+    {HTTP_GET, AUTHZ "/roleDefinitions/{roleDefinitionId}", arm_get_role_definition,
+     "RoleDefinitions_Get", "Microsoft.Authorization/roleDefinitions/read"},
+    {HTTP_PUT, AUTHZ "/roleDefinitions/{roleDefinitionId}", arm_put_role_definition,
+     "RoleDefinitions_CreateOrUpdate", "Microsoft.Authorization/roleDefinitions/write"},
+    {HTTP_DELETE, AUTHZ "/roleDefinitions/{roleDefinitionId}", arm_delete_role_definition,
+     "RoleDefinitions_Delete", "Microsoft.Authorization/roleDefinitions/delete"},
+    {HTTP_GET, AUTHZ "/roleAssignments", arm_list_role_assignments, "RoleAssignments_ListForScope",
+     "Microsoft.Authorization/roleAssignments/read"},
+    {HTTP_GET, AUTHZ "/roleAssignments/{roleAssignmentName}", arm_get_role_assignment,
+     "RoleAssignments_Get", "Microsoft.Authorization/roleAssignments/read"},
+    {HTTP_PUT, AUTHZ "/roleAssignments/{roleAssignmentName}", arm_create_role_assignment,
+     "RoleAssignments_Create", "Microsoft.Authorization/roleAssignments/write"},
+    {HTTP_DELETE, AUTHZ "/roleAssignments/{roleAssignmentName}", arm_delete_role_assignment,
+     "RoleAssignments_Delete", "Microsoft.Authorization/roleAssignments/delete"},
+    /* Anyone may ask what they may do. */
+    {HTTP_GET, AUTHZ "/permissions", arm_list_permissions, "Permissions_ListForResourceGroup",
+     NULL},
+    {HTTP_GET, "/subscriptions", arm_list_subscriptions, "Subscriptions_List", NULL},
     {HTTP_GET, "/tenants", arm_list_tenants, "Tenants_List", NULL},
+    {HTTP_GET, "/subscriptions/{subscriptionId}", arm_get_subscription, "Subscriptions_Get",
+     "Microsoft.Resources/subscriptions/read"},
+    {HTTP_GET, "/subscriptions/{subscriptionId}/locations", arm_list_locations,
+     "Subscriptions_ListLocations", "Microsoft.Resources/subscriptions/read"},
+    {HTTP_GET, "/subscriptions/{subscriptionId}/resourcegroups", arm_list_resource_groups,
+     "ResourceGroups_List", "Microsoft.Resources/subscriptions/resourceGroups/read"},
+    {HTTP_PUT, RG, arm_create_resource_group, "ResourceGroups_CreateOrUpdate",
+     "Microsoft.Resources/subscriptions/resourceGroups/write"},
+    {HTTP_HEAD, RG, arm_check_resource_group, "ResourceGroups_CheckExistence",
+     "Microsoft.Resources/subscriptions/resourceGroups/read"},
+    {HTTP_GET, RG, arm_get_resource_group, "ResourceGroups_Get",
+     "Microsoft.Resources/subscriptions/resourceGroups/read"},
+    {HTTP_PATCH, RG, arm_update_resource_group, "ResourceGroups_Update",
+     "Microsoft.Resources/subscriptions/resourceGroups/write"},
+    {HTTP_DELETE, RG, arm_delete_resource_group, "ResourceGroups_Delete",
+     "Microsoft.Resources/subscriptions/resourceGroups/delete"},
 };
 
 const struct module arm_module = {

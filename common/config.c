@@ -27,6 +27,7 @@ enum {
     OPT_ADMIN_CLIENT_ID,
     OPT_ADMIN_CLIENT_SECRET,
     OPT_ADMIN_PASSWORD,
+    OPT_SUBSCRIPTION_ID,
     OPT_HELP,
     OPT_VERSION,
     OPT_PORT_BASE, /* OPT_PORT_BASE + enum module_id: --<module>-port */
@@ -80,7 +81,7 @@ void config_usage(FILE *out)
             "\n"
             "what the first start creates (generated unless given)    [AZSIM_TENANT_ID, ...]:\n"
             "  --tenant-id GUID  --tenant-domain NAME  --admin-client-id GUID\n"
-            "  --admin-client-secret SECRET  --admin-password PASSWORD\n"
+            "  --admin-client-secret SECRET  --admin-password PASSWORD  --subscription-id GUID\n"
             "  -h, --help           print this help\n"
             "  -V, --version        print the version\n",
             AZSIM_DEFAULT_IDLE_TIMEOUT);
@@ -180,6 +181,7 @@ static int apply(struct azsim_config *cfg, int opt, const char *value, const cha
     case OPT_IDENTIFIER_URI: cfg->identifier_uri = value; break;
     case OPT_TENANT_ID: rc = parse_guid(value, &cfg->seed.tenant_id); break;
     case OPT_ADMIN_CLIENT_ID: rc = parse_guid(value, &cfg->seed.admin_client_id); break;
+    case OPT_SUBSCRIPTION_ID: rc = parse_guid(value, &cfg->seed.subscription_id); break;
     case OPT_ADMIN_CLIENT_SECRET: rc = parse_secret(value, &cfg->seed.admin_client_secret); break;
     case OPT_ADMIN_PASSWORD: rc = parse_secret(value, &cfg->seed.admin_password); break;
     case OPT_TENANT_DOMAIN:
@@ -219,6 +221,7 @@ static int apply_environment(struct azsim_config *cfg)
         {"AZSIM_ADMIN_CLIENT_ID", OPT_ADMIN_CLIENT_ID},
         {"AZSIM_ADMIN_CLIENT_SECRET", OPT_ADMIN_CLIENT_SECRET},
         {"AZSIM_ADMIN_PASSWORD", OPT_ADMIN_PASSWORD},
+        {"AZSIM_SUBSCRIPTION_ID", OPT_SUBSCRIPTION_ID},
     };
     for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
         const char *v = getenv(vars[i].name);
@@ -272,10 +275,11 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         {"admin-client-id", required_argument, NULL, OPT_ADMIN_CLIENT_ID},
         {"admin-client-secret", required_argument, NULL, OPT_ADMIN_CLIENT_SECRET},
         {"admin-password", required_argument, NULL, OPT_ADMIN_PASSWORD},
+        {"subscription-id", required_argument, NULL, OPT_SUBSCRIPTION_ID},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
     };
-    size_t n = 18;
+    size_t n = 19;
     for (int i = 0; i < MODULE_COUNT; i++) {
         snprintf(port_names[i], sizeof(port_names[i]), "%s-port", modules[i]->name);
         opts[n++] = (struct option){port_names[i], required_argument, NULL, OPT_PORT_BASE + i};

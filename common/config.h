@@ -23,6 +23,7 @@ struct azsim_seed {
     const char *admin_client_id;
     const char *admin_client_secret;
     const char *admin_password;
+    const char *subscription_id;
 };
 
 struct azsim_config {

@@ -6,6 +6,7 @@
  * (and later commands) can find ports chosen with `0`.
  */
 #include "aad/directory.h"
+#include "arm/arm.h"
 #include "client.h"
 #include "config.h"
 #include "error.h"
@@ -80,26 +81,32 @@ static char *absolute(const char *path)
  * <data-dir>/credentials.json (0600) keeps what azsim created on first start in the clear, so the
  * same tenant, admin application and admin user come back after a restart, even in memory. */
 
+/* What the first start made: the directory's objects and the default subscription. */
+struct identity {
+    struct aad_identity aad;
+    char subscription_id[40];
+};
+
 static const struct {
     const char *key;
     size_t offset, size;
 } identity_fields[] = {
 #define FIELD(key, member)                                                                         \
-    {key, offsetof(struct aad_identity, member), sizeof(((struct aad_identity *)0)->member)}
-    FIELD("tenantId", tenant_id),       FIELD("tenantDomain", tenant_domain),
-    FIELD("clientId", client_id),       FIELD("clientObjectId", client_object_id),
-    FIELD("clientSecret", client_secret),
-    FIELD("userId", user_id),           FIELD("username", user_upn),
-    FIELD("password", user_password),
+    {key, offsetof(struct identity, member), sizeof(((struct identity *)0)->member)}
+    FIELD("tenantId", aad.tenant_id),         FIELD("tenantDomain", aad.tenant_domain),
+    FIELD("clientId", aad.client_id),         FIELD("clientObjectId", aad.client_object_id),
+    FIELD("clientSecret", aad.client_secret), FIELD("userId", aad.user_id),
+    FIELD("username", aad.user_upn),          FIELD("password", aad.user_password),
+    FIELD("subscriptionId", subscription_id),
 #undef FIELD
 };
 
-static char *identity_field(struct aad_identity *id, size_t i)
+static char *identity_field(struct identity *id, size_t i)
 {
     return (char *)id + identity_fields[i].offset;
 }
 
-static void load_identity(const struct azsim_config *cfg, struct aad_identity *id)
+static void load_identity(const struct azsim_config *cfg, struct identity *id)
 {
     memset(id, 0, sizeof(*id));
     char *path = data_path(cfg, CREDENTIALS_FILE);
@@ -116,11 +123,11 @@ static void load_identity(const struct azsim_config *cfg, struct aad_identity *i
     free(text);
     free(path);
     path = data_path(cfg, CLIENT_PEM_FILE);
-    id->client_pem = file_read(path);
+    id->aad.client_pem = file_read(path);
     free(path);
 }
 
-static void write_identity_json(struct json_writer *w, struct aad_identity *id)
+static void write_identity_json(struct json_writer *w, struct identity *id)
 {
     jw_object_open(w);
     for (size_t i = 0; i < ARRAY_SIZE(identity_fields); i++)
@@ -128,7 +135,7 @@ static void write_identity_json(struct json_writer *w, struct aad_identity *id)
     jw_object_close(w);
 }
 
-static int save_identity(const struct azsim_config *cfg, struct aad_identity *id)
+static int save_identity(const struct azsim_config *cfg, struct identity *id)
 {
     struct json_writer *w = json_writer_new();
     write_identity_json(w, id);
@@ -139,31 +146,32 @@ static int save_identity(const struct azsim_config *cfg, struct aad_identity *id
     free(path);
     json_writer_free(w);
     path = data_path(cfg, CLIENT_PEM_FILE);
-    if (rc == 0 && id->client_pem)
-        rc = file_write_atomic(path, id->client_pem, strlen(id->client_pem), 0600);
+    if (rc == 0 && id->aad.client_pem)
+        rc = file_write_atomic(path, id->aad.client_pem, strlen(id->aad.client_pem), 0600);
     free(path);
     return rc;
 }
 
 /* Migrate, then in one transaction: this data directory's instance id and the directory's own
  * objects, as the credentials file and the seed flags ask. */
-static int init_store(const struct azsim_config *cfg, struct store *s, struct aad_identity *id)
+static int init_store(const struct azsim_config *cfg, struct store *s, struct identity *id)
 {
     int rc = store_migrate(s, store_schema, store_schema_len);
     if (rc != 0)
         return rc;
-    struct aad_identity want;
+    struct identity want;
     load_identity(cfg, &want);
     const struct {
         const char *value;
         char *dst;
         size_t size;
     } seeds[] = {
-        {cfg->seed.tenant_id, want.tenant_id, sizeof(want.tenant_id)},
-        {cfg->seed.tenant_domain, want.tenant_domain, sizeof(want.tenant_domain)},
-        {cfg->seed.admin_client_id, want.client_id, sizeof(want.client_id)},
-        {cfg->seed.admin_client_secret, want.client_secret, sizeof(want.client_secret)},
-        {cfg->seed.admin_password, want.user_password, sizeof(want.user_password)},
+        {cfg->seed.tenant_id, want.aad.tenant_id, sizeof(want.aad.tenant_id)},
+        {cfg->seed.tenant_domain, want.aad.tenant_domain, sizeof(want.aad.tenant_domain)},
+        {cfg->seed.admin_client_id, want.aad.client_id, sizeof(want.aad.client_id)},
+        {cfg->seed.admin_client_secret, want.aad.client_secret, sizeof(want.aad.client_secret)},
+        {cfg->seed.admin_password, want.aad.user_password, sizeof(want.aad.user_password)},
+        {cfg->seed.subscription_id, want.subscription_id, sizeof(want.subscription_id)},
     };
     for (size_t i = 0; i < ARRAY_SIZE(seeds); i++) {
         if (seeds[i].value)
@@ -182,8 +190,11 @@ static int init_store(const struct azsim_config *cfg, struct store *s, struct aa
     }
     free(instance);
     if (rc == 0)
-        rc = aad_bootstrap(s, &want, id);
-    aad_identity_release(&want);
+        rc = aad_bootstrap(s, &want.aad, &id->aad);
+    if (rc == 0)
+        rc = arm_bootstrap(s, &id->aad, want.subscription_id[0] ? want.subscription_id : NULL,
+                           id->subscription_id);
+    aad_identity_release(&want.aad);
     if (rc == 0)
         rc = store_commit(s);
     if (rc != 0) {
@@ -260,7 +271,7 @@ static int serve(const struct azsim_config *cfg)
     struct store *store = NULL;
     struct server *srv = NULL;
     struct frontdoor *fd = NULL;
-    struct aad_identity identity = {0};
+    struct identity identity = {0};
     char *tls_dir = data_path(cfg, "tls");
     char *db_path = data_path(cfg, DB_FILE);
     char *ca_path = NULL;
@@ -291,10 +302,12 @@ static int serve(const struct azsim_config *cfg)
         if (server_url(srv, i))
             printf("%-9s %s\n", modules[i]->name, server_url(srv, i));
     }
-    printf("%-9s %s (%s)\n", "tenant", identity.tenant_id, identity.tenant_domain);
-    printf("%-9s client id %s, secret %s\n", "admin", identity.client_id,
-           identity.client_secret);
-    printf("%-9s user %s, password %s\n", "admin", identity.user_upn, identity.user_password);
+    printf("%-9s %s (%s)\n", "tenant", identity.aad.tenant_id, identity.aad.tenant_domain);
+    printf("%-9s %s (azsim)\n", "subscription", identity.subscription_id);
+    printf("%-9s client id %s, secret %s\n", "admin", identity.aad.client_id,
+           identity.aad.client_secret);
+    printf("%-9s user %s, password %s\n", "admin", identity.aad.user_upn,
+           identity.aad.user_password);
     printf("%-9s %s\n", "ca", ca_path);
     fflush(stdout);
     LOG_INFO("azsim", "azsim %s ready (store: %s)", AZSIM_VERSION,
@@ -322,7 +335,7 @@ out:
     free(ca_path);
     free(db_path);
     free(tls_dir);
-    aad_identity_release(&identity);
+    aad_identity_release(&identity.aad);
     if (rc == 0)
         LOG_INFO("azsim", "stopped");
     return rc;
@@ -472,13 +485,13 @@ static int print_info(const struct azsim_config *cfg)
                 cfg->data_dir);
         return 1;
     }
-    struct aad_identity id;
+    struct identity id;
     load_identity(cfg, &id);
     struct json *run = load_run_file(cfg, true);
     const char *aad = json_string(json_get(json_get(run, "listeners"), "aad"));
     char authority[512], direct[512];
-    snprintf(authority, sizeof(authority), "https://login.microsoftonline.com/%s", id.tenant_id);
-    snprintf(direct, sizeof(direct), "%s/%s", aad ? aad : "", id.tenant_id);
+    snprintf(authority, sizeof(authority), "https://login.microsoftonline.com/%s", id.aad.tenant_id);
+    snprintf(direct, sizeof(direct), "%s/%s", aad ? aad : "", id.aad.tenant_id);
     if (cfg->json) {
         struct json_writer *w = json_writer_new();
         jw_object_open(w);
@@ -496,11 +509,12 @@ static int print_info(const struct azsim_config *cfg)
         printf("%s\n", json_writer_text(w, NULL));
         json_writer_free(w);
     } else {
-        printf("tenant         %s (%s)\n", id.tenant_id, id.tenant_domain);
-        printf("client id      %s\n", id.client_id);
-        printf("client secret  %s\n", id.client_secret);
-        printf("user           %s\n", id.user_upn);
-        printf("password       %s\n", id.user_password);
+        printf("tenant         %s (%s)\n", id.aad.tenant_id, id.aad.tenant_domain);
+        printf("client id      %s\n", id.aad.client_id);
+        printf("client secret  %s\n", id.aad.client_secret);
+        printf("user           %s\n", id.aad.user_upn);
+        printf("password       %s\n", id.aad.user_password);
+        printf("subscription   %s\n", id.subscription_id);
         printf("certificate    %s/%s   (the client's certificate and key)\n", cfg->data_dir,
                CLIENT_PEM_FILE);
         printf("authority      %s   (through the front door: eval \"$(azsim env)\")\n",
@@ -509,7 +523,7 @@ static int print_info(const struct azsim_config *cfg)
             printf("               %s   (direct)\n", direct);
     }
     json_free(run);
-    aad_identity_release(&id);
+    aad_identity_release(&id.aad);
     return 0;
 }
 

@@ -364,6 +364,11 @@ int64_t store_changes(struct store *s)
     return sqlite3_changes64(s->db);
 }
 
+int64_t store_last_insert_rowid(struct store *s)
+{
+    return sqlite3_last_insert_rowid(s->db);
+}
+
 /* ---- meta ----------------------------------------------------------------------------------- */
 
 int store_meta_get(struct store *s, const char *key, char **out)

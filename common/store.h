@@ -71,6 +71,7 @@ const char *store_column_text(struct store_stmt *st, int col); /* NULL for SQL N
 int64_t store_column_int64(struct store_stmt *st, int col);
 const void *store_column_blob(struct store_stmt *st, int col, size_t *n);
 int64_t store_changes(struct store *s);
+int64_t store_last_insert_rowid(struct store *s);
 
 /* The `meta` table: small named values (instance id, creation time). *out is heap-allocated
  * (caller frees) or NULL with AZ_ENOTFOUND. */
