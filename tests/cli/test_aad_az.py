@@ -2,8 +2,8 @@
 AzureCloud: service principal (secret and certificate) and user sign-in, tokens for Key Vault
 and ARM, and the AADSTS codes of a wrong secret or password.
 
-Every test uses its own fresh AZURE_CONFIG_DIR. ARM has no subscriptions yet, so every login
-passes --allow-no-subscriptions and az records a tenant-level account."""
+Every test uses its own fresh AZURE_CONFIG_DIR. The admin user and service principal are Owner on
+azsim's default subscription, which is the account every login records."""
 
 import time
 import unittest
@@ -31,16 +31,16 @@ class AzTestCase(unittest.TestCase):
         self.addCleanup(self.az.cleanup)
         self.info = server.info
 
-    def check_tenant_account(self, accounts, user_name, user_type):
-        """`az login` output: the one tenant-level account of the tenant."""
+    def check_account(self, accounts, user_name, user_type):
+        """`az login` output: the default subscription, on which the admins are Owner."""
         tid = self.info['tenantId']
         self.assertIsInstance(accounts, list, accounts)
         self.assertEqual(len(accounts), 1, accounts)
         a = accounts[0]
         self.assertEqual(a.get('cloudName'), 'AzureCloud', a)
-        self.assertEqual(a.get('id'), tid, a)
+        self.assertEqual(a.get('id'), self.info['subscriptionId'], a)
         self.assertEqual(a.get('tenantId'), tid, a)
-        self.assertEqual(a.get('name'), 'N/A(tenant level account)', a)
+        self.assertEqual(a.get('name'), 'azsim', a)
         self.assertEqual(a.get('state'), 'Enabled', a)
         self.assertIs(a.get('isDefault'), True, a)
         self.assertEqual(a.get('user'), {'name': user_name, 'type': user_type}, a)
@@ -59,7 +59,7 @@ class AzTestCase(unittest.TestCase):
         return claims
 
     def login_fails(self, args, aadsts):
-        r = self.az.run('login', *args, '--allow-no-subscriptions')
+        r = self.az.run('login', *args)
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assertIn(aadsts, r.stderr)
         self.assertNotIn('Traceback', r.stderr)
@@ -70,8 +70,8 @@ class ServicePrincipal(AzTestCase):
     def test_secret_login_and_vault_token(self):
         accounts = self.az.json('login', '--service-principal', '-u', self.info['clientId'],
                                 '-p', self.info['clientSecret'], '--tenant', self.info['tenantId'],
-                                '--allow-no-subscriptions')
-        self.check_tenant_account(accounts, self.info['clientId'], 'servicePrincipal')
+                                )
+        self.check_account(accounts, self.info['clientId'], 'servicePrincipal')
         claims = self.get_token('https://vault.azure.net')
         self.assertEqual(claims.get('aud'), 'https://vault.azure.net', claims)
         self.assertEqual(claims.get('appid'), self.info['clientId'], claims)
@@ -82,8 +82,8 @@ class ServicePrincipal(AzTestCase):
         # az 2.45 takes the PEM (key + certificate) path as the password.
         accounts = self.az.json('login', '--service-principal', '-u', self.info['clientId'],
                                 '-p', self.info['clientCertificatePath'],
-                                '--tenant', self.info['tenantId'], '--allow-no-subscriptions')
-        self.check_tenant_account(accounts, self.info['clientId'], 'servicePrincipal')
+                                '--tenant', self.info['tenantId'])
+        self.check_account(accounts, self.info['clientId'], 'servicePrincipal')
         claims = self.get_token('https://vault.azure.net')
         self.assertEqual(claims.get('aud'), 'https://vault.azure.net', claims)
         self.assertEqual(claims.get('appid'), self.info['clientId'], claims)
@@ -98,8 +98,8 @@ class ServicePrincipal(AzTestCase):
 class User(AzTestCase):
     def test_password_login_vault_and_arm_tokens(self):
         accounts = self.az.json('login', '-u', self.info['username'], '-p', self.info['password'],
-                                '--allow-no-subscriptions')
-        self.check_tenant_account(accounts, self.info['username'], 'user')
+                                )
+        self.check_account(accounts, self.info['username'], 'user')
 
         vault = self.get_token('https://vault.azure.net')
         self.assertEqual(vault.get('aud'), 'https://vault.azure.net', vault)

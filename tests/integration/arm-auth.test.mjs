@@ -62,12 +62,17 @@ describe('ARM authentication', () => {
     assertArm401(await get('/subscriptions?api-version=2019-11-01', `Bearer ${vault}`), 'InvalidAuthenticationTokenAudience');
   });
 
-  it('both ARM audiences are accepted; /subscriptions lists none yet, /tenants the caller\'s tenant', async () => {
+  it('both ARM audiences are accepted; /subscriptions lists the default one, /tenants the caller\'s tenant', async () => {
     for (const resource of ['https://management.azure.com', 'https://management.core.windows.net/']) {
       const t = await token(s, info, resource);
       const subs = await get('/subscriptions?api-version=2019-11-01', `Bearer ${t}`);
       assert.equal(subs.status, 200, subs.text);
-      assert.deepEqual(subs.json(), { value: [] });
+      const [sub] = subs.json().value;
+      assert.equal(subs.json().value.length, 1, subs.text);
+      assert.equal(sub.id, `/subscriptions/${info.subscriptionId}`);
+      assert.equal(sub.subscriptionId, info.subscriptionId);
+      assert.equal(sub.tenantId, info.tenantId);
+      assert.equal(sub.state, 'Enabled');
       const tenants = await get('/tenants?api-version=2019-11-01', `Bearer ${t}`);
       assert.equal(tenants.status, 200, tenants.text);
       const [tenant] = tenants.json().value;

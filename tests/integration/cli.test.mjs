@@ -104,7 +104,7 @@ test('--only imds,aad starts only those two listeners', async (t) => {
   assert.deepEqual(Object.keys(s.urls).sort(), ['aad', 'imds']);
   // The front door always runs: it is how clients reach whichever modules do.
   assert.deepEqual(s.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)[0]),
-    ['proxy', 'aad', 'imds', 'tenant', 'admin', 'admin', 'ca']);
+    ['proxy', 'aad', 'imds', 'tenant', 'subscription', 'admin', 'admin', 'ca']);
   await az.assertHealthy(s, ['aad', 'imds']);
   const run = JSON.parse(readFileSync(join(s.dataDir, 'azsim.run.json'), 'utf8'));
   assert.deepEqual(Object.keys(run.listeners).sort(), ['aad', 'imds', 'proxy']);

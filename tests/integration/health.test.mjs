@@ -18,7 +18,7 @@ describe('a running azsim', () => {
   it('prints one line per listener, the tenant and admin credentials, then the absolute CA path', () => {
     const lines = s.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/));
     // Listeners, then the directory's tenant and admin credentials, then the CA.
-    assert.deepEqual(lines.map((l) => l[0]), ['proxy', ...az.MODULES, 'tenant', 'admin', 'admin', 'ca']);
+    assert.deepEqual(lines.map((l) => l[0]), ['proxy', ...az.MODULES, 'tenant', 'subscription', 'admin', 'admin', 'ca']);
     for (const m of az.MODULES) {
       const scheme = m === 'imds' ? 'http' : 'https';
       assert.match(s.urls[m], new RegExp(`^${scheme}://127\\.0\\.0\\.1:\\d+$`), m);
