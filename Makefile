@@ -10,7 +10,8 @@ BUILD     ?= build
 
 CC        ?= cc
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-             -Wformat=2 -Wpointer-arith -Wvla -Wno-unused-parameter
+             -Wformat=2 -Wpointer-arith -Wvla -Wno-unused-parameter \
+             -Wno-missing-field-initializers  # route tables leave trailing fields zero
 CFLAGS    ?= -O2 -g
 CPPFLAGS  += -I. -D_GNU_SOURCE -DAZSIM_VERSION='"$(VERSION)"' -MMD -MP
 LDLIBS    += -lpthread

@@ -128,6 +128,16 @@ static bool resource_known(struct grant *g, const char *tenant_id)
         if (str_ieqn(g->resource, n, azure_resources[i]))
             return true;
     }
+    /* azsim's own services addressed directly ("https://127.0.0.1:4701", as the JS ARM clients
+     * ask for "<endpoint>/.default"): the listeners only answer on loopback names. */
+    static const char *const own_hosts[] = {"https://localhost", "https://127.0.0.1",
+                                            "https://[::1]"};
+    for (size_t i = 0; i < ARRAY_SIZE(own_hosts); i++) {
+        size_t h = strlen(own_hosts[i]);
+        if (str_has_iprefix(g->resource, own_hosts[i]) &&
+            (g->resource[h] == ':' || g->resource[h] == '/' || g->resource[h] == '\0'))
+            return true;
+    }
     char app_id[40];
     return aad_resource_application(g->req->store, tenant_id, g->resource, app_id) == 0;
 }

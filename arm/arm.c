@@ -21,6 +21,7 @@
 #include "common/token.h"
 #include "common/json.h"
 #include "common/module.h"
+#include "common/server.h"
 #include "common/rbac.h"
 #include "common/store.h"
 #include "common/util.h"
@@ -322,6 +323,63 @@ int arm_list_tenants(struct http_request *req)
     return arm_reply(req, 200, w);
 }
 
+/*
+ * GET /metadata/endpoints: the cloud's endpoints, for `az cloud register` and
+ * ARM_CLOUD_METADATA_URL. Asked under the public host names (through the front door) it
+ * describes AzureCloud; asked directly it describes azsim's own listeners, with an ADFS-style
+ * authority, the form az can sign in to without public instance discovery. api-versions before
+ * 2019-05-01 get the single-cloud object, later ones an array of clouds.
+ */
+static int arm_get_metadata_endpoints(struct http_request *req)
+{
+    if (arm_require_api_version(req) != 0)
+        return AZ_EREPLIED;
+    bool public = str_has_iprefix(req->host, "management.azure.com") ||
+                  str_has_iprefix(req->host, "management.core.windows.net");
+    const char *aad = req->server ? req->server->urls[MODULE_AAD] : NULL;
+    const char *arm = arena_printf(req->arena, "https://%s/", req->host);
+    const char *login = public || !aad ? "https://login.microsoftonline.com/"
+                                       : arena_printf(req->arena, "%s/adfs", aad);
+    const char *audience = public ? "https://management.core.windows.net/" : arm;
+    const char *graph = public || !aad ? "https://graph.windows.net/" : arena_printf(req->arena, "%s/", aad);
+    bool v2019 = strcmp(http_query(req, "api-version"), "2019-05-01") >= 0;
+    struct json_writer *w = json_writer_new();
+    if (v2019)
+        jw_array_open(w);
+    jw_object_open(w);
+    if (v2019) {
+        jw_kv_string(w, "name", public ? "AzureCloud" : "azsim");
+        jw_kv_string(w, "resourceManager", public ? "https://management.azure.com/" : arm);
+        jw_kv_string(w, "microsoftGraphResourceId", public ? "https://graph.microsoft.com/" : graph);
+        jw_kv_string(w, "graph", graph);
+        jw_key(w, "suffixes");
+        jw_object_open(w);
+        jw_kv_string(w, "keyVaultDns", "vault.azure.net");
+        jw_kv_string(w, "storage", "core.windows.net");
+        jw_object_close(w);
+    } else {
+        jw_kv_string(w, "graphEndpoint", graph);
+    }
+    jw_kv_string(w, "galleryEndpoint", "https://gallery.azure.com/");
+    jw_kv_string(w, "portalEndpoint", "https://portal.azure.com/");
+    jw_kv_string(w, "graphAudience", graph);
+    jw_key(w, "authentication");
+    jw_object_open(w);
+    jw_kv_string(w, "loginEndpoint", login);
+    jw_key(w, "audiences");
+    jw_array_open(w);
+    jw_string(w, audience);
+    jw_string(w, public ? "https://management.azure.com/" : arena_printf(req->arena, "https://%s", req->host));
+    jw_array_close(w);
+    jw_kv_string(w, "tenant", public ? "common" : "adfs");
+    jw_kv_string(w, "identityProvider", public ? "AAD" : "ADFS");
+    jw_object_close(w);
+    jw_object_close(w);
+    if (v2019)
+        jw_array_close(w);
+    return arm_reply(req, 200, w);
+}
+
 /* GET /_azsim/audit?principal=…&denied=true&top=N: the audit log, newest first. Reserved path
  * outside Azure's namespace; any authenticated caller may read it (it is a local simulator). */
 int arm_get_audit(struct http_request *req)
@@ -345,6 +403,8 @@ int arm_get_audit(struct http_request *req)
 #define RG "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
 
 static const struct route arm_routes[] = {
+    {HTTP_GET, "/metadata/endpoints", arm_get_metadata_endpoints, "Metadata_Endpoints", NULL,
+     ROUTE_PUBLIC},
     {HTTP_GET, "/_azsim/audit", arm_get_audit, "Azsim_Audit", NULL},
     {HTTP_GET, AUTHZ "/roleDefinitions", arm_list_role_definitions, "RoleDefinitions_List",
      "Microsoft.Authorization/roleDefinitions/read"},

@@ -50,6 +50,7 @@ void config_usage(FILE *out)
             "  info           print the tenant and the admin credentials (--json)\n"
             "  keys rotate    sign new tokens with a new key; the old one stays published\n"
             "  keys retire KID  stop publishing an old signing key\n"
+            "  audit [denied] [PRINCIPAL]  why was a request allowed or denied (--json)\n"
             "  app create NAME [--identifier-uri URI]\n"
             "                 register an application (with a client secret) whose API can be\n"
             "                 the audience of tokens: resource URI or app id\n"
@@ -290,7 +291,8 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         int cmd;
     } commands[] = {{"serve", CMD_SERVE}, {"help", CMD_HELP}, {"version", CMD_VERSION},
                     {"health", CMD_HEALTH}, {"ca", CMD_CA}, {"env", CMD_ENV},
-                    {"info", CMD_INFO}, {"keys", CMD_KEYS}, {"app", CMD_APP}};
+                    {"info", CMD_INFO}, {"keys", CMD_KEYS}, {"app", CMD_APP},
+                    {"audit", CMD_AUDIT}};
     int command = -1;
     size_t nargs = 0;
     optind = 1;
@@ -301,7 +303,8 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
             if (optind >= argc)
                 break;
             const char *word = argv[optind++];
-            if ((command == CMD_KEYS || command == CMD_APP) && nargs < ARRAY_SIZE(cfg->args)) {
+            if ((command == CMD_KEYS || command == CMD_APP || command == CMD_AUDIT) &&
+                nargs < ARRAY_SIZE(cfg->args)) {
                 cfg->args[nargs++] = word;
                 continue;
             }

@@ -54,6 +54,7 @@ enum azsim_command {
     CMD_INFO,
     CMD_KEYS,
     CMD_APP,
+    CMD_AUDIT,
 };
 
 

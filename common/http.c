@@ -288,8 +288,8 @@ static int common_ca_pem(struct http_request *req)
 }
 
 static const struct route common_routes[] = {
-    {HTTP_GET, "/health", common_health, "Azsim_Health", NULL},
-    {HTTP_GET, "/azsim/ca.pem", common_ca_pem, "Azsim_GetCaCertificate", NULL},
+    {HTTP_GET, "/health", common_health, "Azsim_Health", NULL, ROUTE_PUBLIC},
+    {HTTP_GET, "/azsim/ca.pem", common_ca_pem, "Azsim_GetCaCertificate", NULL, ROUTE_PUBLIC},
 };
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
@@ -357,10 +357,8 @@ void http_dispatch(struct http_request *req)
         break;
     }
 
-    /* /health and the CA are public; the module's own operations are its to guard. */
-    bool own_route = req->match.route < common_routes ||
-                     req->match.route >= common_routes + ARRAY_SIZE(common_routes);
-    if (own_route && m->authenticate && m->authenticate(req) != 0) {
+    bool public_route = req->match.route->flags & ROUTE_PUBLIC;
+    if (!public_route && m->authenticate && m->authenticate(req) != 0) {
         if (!req->replied)
             http_fail(req, 401, "AuthenticationFailed", "Authentication failed.");
         return;

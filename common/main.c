@@ -7,6 +7,7 @@
  */
 #include "aad/directory.h"
 #include "arm/arm.h"
+#include "audit.h"
 #include "client.h"
 #include "config.h"
 #include "error.h"
@@ -290,6 +291,8 @@ static int serve(const struct azsim_config *cfg)
         frontdoor_create(cfg, &ctx, srv, &fd) != 0)
         goto out;
 
+    for (int i = 0; i < MODULE_COUNT; i++)
+        ctx.urls[i] = server_url(srv, i);
     ca_path = absolute(tls_ca_path(tls));
     if (write_run_file(cfg, srv, fd, ca_path) != 0 || server_start(srv) != 0 ||
         frontdoor_start(fd) != 0)
@@ -624,6 +627,44 @@ static int app(const struct azsim_config *cfg)
     return rc == 0 ? 0 : 1;
 }
 
+/* `azsim audit [denied] [PRINCIPAL]`: the newest authorization decisions, with their reasons. */
+static int audit(const struct azsim_config *cfg)
+{
+    struct audit_filter f = {.limit = 50};
+    for (size_t i = 0; i < ARRAY_SIZE(cfg->args) && cfg->args[i]; i++) {
+        if (strcmp(cfg->args[i], "denied") == 0)
+            f.denied_only = 1;
+        else
+            f.principal = cfg->args[i];
+    }
+    struct store *s = open_data_store(cfg);
+    if (!s)
+        return 1;
+    struct json_writer *w = json_writer_new();
+    int rc = audit_write_json(s, &f, w);
+    store_close(s);
+    struct json *doc = NULL;
+    const char *text = json_writer_text(w, NULL);
+    if (rc == 0 && cfg->json) {
+        printf("%s\n", text);
+    } else if (rc == 0 && json_parse(text, strlen(text), &doc, NULL, 0) == 0) {
+        const struct json *list = json_get(doc, "value");
+        /* Oldest first, like a log. */
+        for (size_t i = json_len(list); i-- > 0;) {
+            const struct json *e = json_at(list, i);
+            bool allowed = false;
+            json_bool(json_get(e, "allowed"), &allowed);
+            printf("%s %-7s %-8s %s %s %s\n    %s\n", json_string(json_get(e, "time")),
+                   allowed ? "allowed" : "DENIED", json_string(json_get(e, "module")),
+                   json_string(json_get(e, "principal")), json_string(json_get(e, "action")),
+                   json_string(json_get(e, "scope")), json_string(json_get(e, "reason")));
+        }
+    }
+    json_free(doc);
+    json_writer_free(w);
+    return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     struct azsim_config cfg;
@@ -646,6 +687,7 @@ int main(int argc, char **argv)
     case CMD_INFO: return print_info(&cfg);
     case CMD_KEYS: return keys(&cfg);
     case CMD_APP: return app(&cfg);
+    case CMD_AUDIT: return audit(&cfg);
     case CMD_SERVE: return serve(&cfg);
     }
     return 2;

@@ -37,12 +37,17 @@ const char *http_method_name(enum http_method m);
 /* A handler replies through http_reply*() and returns 0, or returns the result of http_fail(). */
 typedef int (*http_handler)(struct http_request *req);
 
+enum route_flags {
+    ROUTE_PUBLIC = 1 << 0, /* answered without authentication (health, discovery documents) */
+};
+
 struct route {
     enum http_method method;
     const char *pattern;
     http_handler handler;
     const char *operation_id; /* the Azure REST operationId, e.g. "Secrets_SetSecret" */
     const char *rbac_action;  /* the action RBAC checks, or NULL where none applies */
+    unsigned flags;           /* enum route_flags */
 };
 
 #define ROUTER_MAX_PARAMS 12
