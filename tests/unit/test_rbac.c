@@ -32,7 +32,8 @@
 /* Permission blocks copied from data/builtin-roles.json (each of these roles has one block).
  * Copied rather than read, so the tests do not depend on the data file at run time. */
 #define OWNER_ID "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
-#define OWNER_PERMS "{\"actions\":[\"*\"],\"notActions\":[],\"dataActions\":[],\"notDataActions\":[]}"
+#define OWNER_PERMS                                                                                \
+    "{\"actions\":[\"*\"],\"notActions\":[],\"dataActions\":[],\"notDataActions\":[]}"
 
 #define CONTRIBUTOR_ID "b24988ac-6180-42a0-ab88-20f7382dd24c"
 #define CONTRIBUTOR_PERMS                                                                          \
@@ -70,7 +71,7 @@
     "\"Microsoft.Resources/subscriptions/read\","                                                  \
     "\"Microsoft.Resources/subscriptions/resourceGroups/read\"],\"notActions\":[],"                \
     "\"dataActions\":[\"Microsoft.ContainerService/fleets/members/*\"],"                           \
-    "\"notDataActions\":[\"Microsoft.ContainerService/fleets/members/resourcequotas/write\","       \
+    "\"notDataActions\":[\"Microsoft.ContainerService/fleets/members/resourcequotas/write\","      \
     "\"Microsoft.ContainerService/fleets/members/resourcequotas/delete\","                         \
     "\"Microsoft.ContainerService/fleets/members/namespaces/write\","                              \
     "\"Microsoft.ContainerService/fleets/members/namespaces/delete\"]}"
@@ -164,9 +165,8 @@ static void test_action_provider_wildcard(void **state)
 {
     expect_match("Microsoft.Storage/*", SA_LIST_KEYS, true);
     expect_match("Microsoft.Storage/*", SA_READ, true);
-    expect_match("Microsoft.Storage/*", "Microsoft.Storage/storageAccounts/blobServices/"
-                                        "containers/write",
-                 true);
+    expect_match("Microsoft.Storage/*",
+                 "Microsoft.Storage/storageAccounts/blobServices/containers/write", true);
     /* A provider whose name starts with "Microsoft.Storage" is another provider. */
     expect_match("Microsoft.Storage/*", "Microsoft.StorageSync/x", false);
     expect_match("Microsoft.Storage/*", "Microsoft.StorageSync/storageSyncServices/read", false);
@@ -187,9 +187,8 @@ static void test_action_mid_wildcard(void **state)
     expect_match("Microsoft.Authorization/*/Delete", RA_READ, false);
     expect_match("Microsoft.Authorization/*/Delete", "Microsoft.Resources/deployments/delete",
                  false);
-    expect_match("Microsoft.Authorization/*/Delete", "Microsoft.Authorization/roleAssignments/"
-                                                     "deleteAll",
-                 false);
+    expect_match("Microsoft.Authorization/*/Delete",
+                 "Microsoft.Authorization/roleAssignments/deleteAll", false);
     expect_match("Microsoft.Authorization/*/read", RA_READ, true);
 }
 
@@ -245,8 +244,8 @@ static void test_action_backtracking(void **state)
     expect_match("a*a*a", "aa", false);
     expect_match("*/read", "a/read/read", true);
     expect_match("*/read", "a/read/reads", false);
-    expect_match("Microsoft.Authorization/*/Delete",
-                 "Microsoft.Authorization/delete/Delete/delete", true);
+    expect_match("Microsoft.Authorization/*/Delete", "Microsoft.Authorization/delete/Delete/delete",
+                 true);
 }
 
 /* ---- rbac_scope_covers --------------------------------------------------------------------- */
@@ -261,7 +260,12 @@ static void expect_covers(const char *assignment_scope, const char *scope, bool 
 static void test_scope_root(void **state)
 {
     static const char *const scopes[] = {
-        "/", SUB, RG, ACCOUNT, SECRET, "/subscriptions/other",
+        "/",
+        SUB,
+        RG,
+        ACCOUNT,
+        SECRET,
+        "/subscriptions/other",
         "/providers/Microsoft.Management/managementGroups/mg1",
     };
     for (size_t i = 0; i < ARRAY_SIZE(scopes); i++)
@@ -538,14 +542,25 @@ static int setup_empty(void **state)
     return 0;
 }
 
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->s);
+    remove_dir(f->dir);
+    free(f);
+    return 0;
+}
+
 /* azsim's schema, a tenant and the built-in roles above; no assignments. */
 static int setup(void **state)
 {
     if (setup_empty(state) != 0)
         return -1;
     struct fixture *f = *state;
-    if (store_migrate(f->s, store_schema, store_schema_len) != 0)
-        return -1; /* the teardown still runs */
+    if (store_migrate(f->s, store_schema, store_schema_len) != 0) {
+        teardown(state); /* cmocka skips the teardown when the setup fails */
+        return -1;
+    }
     exec_sql(f->s, "INSERT INTO tenants(id, domain, display_name, created_at) VALUES("
                    "'72f988bf-86f1-41af-91ab-2d7cd011db47', 'contoso.onmicrosoft.com', "
                    "'Contoso', 1700000000000)");
@@ -557,18 +572,8 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    store_close(f->s);
-    remove_dir(f->dir);
-    free(f);
-    return 0;
-}
-
 static const struct rbac_decision *check(struct fixture *f, const char *principal,
-                                         enum rbac_kind kind, const char *action,
-                                         const char *scope)
+                                         enum rbac_kind kind, const char *action, const char *scope)
 {
     memset(&f->d, 0xa5, sizeof(f->d)); /* rbac_check must fill every field */
     int rc = rbac_check(f->s, principal, kind, action, scope, &f->d);
@@ -599,8 +604,7 @@ static void expect_denied(struct fixture *f, const char *principal, enum rbac_ki
 {
     const struct rbac_decision *d = check(f, principal, kind, action, scope);
     if (d->allowed)
-        fail_msg("%s %s at %s: expected denied, got: %s", principal, action, scope,
-                 d->explanation);
+        fail_msg("%s %s at %s: expected denied, got: %s", principal, action, scope, d->explanation);
     assert_string_equal(d->assignment_id, "");
     assert_string_equal(d->role_name, "");
     assert_string_equal(d->assignment_scope, "");
@@ -698,8 +702,8 @@ static void test_check_not_actions_skip_role(void **state)
      * assignments; the broader UAA assignment grants them. */
     assign(f, A_SUB_UAA, SUB, UAA_ID, ALICE);
     assign(f, A_RG_CONTRIB, RG, CONTRIBUTOR_ID, ALICE);
-    expect_allowed(f, ALICE, RBAC_ACTION, RA_WRITE, ACCOUNT, A_SUB_UAA,
-                   "User Access Administrator", SUB);
+    expect_allowed(f, ALICE, RBAC_ACTION, RA_WRITE, ACCOUNT, A_SUB_UAA, "User Access Administrator",
+                   SUB);
     expect_allowed(f, ALICE, RBAC_ACTION, RA_DELETE, RG, A_SUB_UAA, "User Access Administrator",
                    SUB);
     expect_allowed(f, ALICE, RBAC_ACTION, SA_WRITE, ACCOUNT, A_RG_CONTRIB, "Contributor", RG);

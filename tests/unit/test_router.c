@@ -346,6 +346,196 @@ static void test_http_method_name(void **state)
     assert_string_equal(http_method_name((enum http_method)(HTTP_GET | HTTP_PUT)), "?");
 }
 
+/* ---- {scope*} in the middle of a pattern ---------------------------------------------------- */
+
+/* ARM's extension resources at any scope: the scope is whatever precedes the provider part. */
+static const struct route scope_routes[] = {
+    {HTTP_GET, "/{scope*}/providers/Microsoft.Authorization/roleAssignments/{name}", no_handler,
+     "RoleAssignments_Get", NULL},
+    {HTTP_PUT, "/{scope*}/providers/Microsoft.Authorization/roleAssignments/{name}", no_handler,
+     "RoleAssignments_Create", NULL},
+    {HTTP_GET, "/{scope*}/providers/Microsoft.Authorization/roleDefinitions", no_handler,
+     "RoleDefinitions_List", NULL},
+};
+
+static enum router_result match_scope(struct fixture *f, enum http_method method, const char *path)
+{
+    return match_in(f, scope_routes, ARRAY_SIZE(scope_routes), method, path);
+}
+
+static void expect_scope(struct fixture *f, enum http_method method, const char *path,
+                         const char *operation_id, const char *scope)
+{
+    expect_in(f, scope_routes, ARRAY_SIZE(scope_routes), method, path, operation_id);
+    const char *got = route_match_param(&f->m, "scope");
+    if (!got || strcmp(got, scope) != 0)
+        fail_msg("%s: scope \"%s\", expected \"%s\"", path, got ? got : "(null)", scope);
+}
+
+static void test_mid_scope_subscription(void **state)
+{
+    struct fixture *f = *state;
+    expect_scope(f, HTTP_GET,
+                 "/subscriptions/S/providers/Microsoft.Authorization/roleAssignments/A",
+                 "RoleAssignments_Get", "subscriptions/S");
+    assert_int_equal(f->m.nparams, 2);
+    assert_string_equal(route_match_param(&f->m, "name"), "A");
+    assert_null(route_match_param(&f->m, "scope*"));
+
+    expect_scope(f, HTTP_PUT,
+                 "/subscriptions/S/providers/Microsoft.Authorization/roleAssignments/A",
+                 "RoleAssignments_Create", "subscriptions/S");
+    expect_scope(f, HTTP_GET, "/subscriptions/S/providers/Microsoft.Authorization/roleDefinitions",
+                 "RoleDefinitions_List", "subscriptions/S");
+    assert_int_equal(f->m.nparams, 1);
+}
+
+static void test_mid_scope_resource_group(void **state)
+{
+    struct fixture *f = *state;
+    expect_scope(f, HTTP_GET,
+                 "/subscriptions/S/resourceGroups/rg/providers/Microsoft.Authorization/"
+                 "roleAssignments/A",
+                 "RoleAssignments_Get", "subscriptions/S/resourceGroups/rg");
+    assert_string_equal(route_match_param(&f->m, "name"), "A");
+    expect_scope(f, HTTP_GET,
+                 "/subscriptions/S/resourceGroups/rg/providers/Microsoft.Authorization/"
+                 "roleDefinitions",
+                 "RoleDefinitions_List", "subscriptions/S/resourceGroups/rg");
+
+    /* A resource group called "providers" is still part of the scope. */
+    expect_scope(f, HTTP_GET,
+                 "/subscriptions/S/resourceGroups/providers/providers/Microsoft.Authorization/"
+                 "roleAssignments/A",
+                 "RoleAssignments_Get", "subscriptions/S/resourceGroups/providers");
+}
+
+static void test_mid_scope_nested_provider(void **state)
+{
+    struct fixture *f = *state;
+    /* The scope has a provider segment of its own; the match is anchored at the end. */
+    expect_scope(f, HTTP_GET,
+                 "/subscriptions/S/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/"
+                 "providers/Microsoft.Authorization/roleAssignments/A",
+                 "RoleAssignments_Get",
+                 "subscriptions/S/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv");
+    assert_string_equal(route_match_param(&f->m, "name"), "A");
+    expect_scope(f, HTTP_GET,
+                 "/subscriptions/S/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/"
+                 "secrets/s1/providers/Microsoft.Authorization/roleDefinitions",
+                 "RoleDefinitions_List",
+                 "subscriptions/S/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/"
+                 "secrets/s1");
+}
+
+static void test_mid_scope_empty(void **state)
+{
+    struct fixture *f = *state;
+    /* The root scope "/": the parameter is present and empty. */
+    expect_scope(f, HTTP_GET, "/providers/Microsoft.Authorization/roleDefinitions",
+                 "RoleDefinitions_List", "");
+    assert_int_equal(f->m.nparams, 1);
+    expect_scope(f, HTTP_GET, "/providers/Microsoft.Authorization/roleAssignments/A",
+                 "RoleAssignments_Get", "");
+    assert_string_equal(route_match_param(&f->m, "name"), "A");
+    expect_scope(f, HTTP_GET, "//providers/Microsoft.Authorization/roleDefinitions/",
+                 "RoleDefinitions_List", "");
+}
+
+static void test_mid_scope_doubled_slashes(void **state)
+{
+    struct fixture *f = *state;
+    /* The JS SDK puts a scope of "/subscriptions/S" after the template's own '/'. */
+    expect_scope(f, HTTP_GET,
+                 "//subscriptions/S/providers/Microsoft.Authorization/roleAssignments/A",
+                 "RoleAssignments_Get", "subscriptions/S");
+    assert_string_equal(route_match_param(&f->m, "name"), "A");
+    expect_scope(f, HTTP_PUT,
+                 "//subscriptions/S/resourceGroups/rg/providers/Microsoft.Authorization/"
+                 "roleAssignments/A",
+                 "RoleAssignments_Create", "subscriptions/S/resourceGroups/rg");
+    expect_scope(f, HTTP_GET, "//subscriptions/S/providers/Microsoft.Authorization/roleDefinitions",
+                 "RoleDefinitions_List", "subscriptions/S");
+    /* Empty segments between the scope and the literals, or at the end, are ignored too. */
+    expect_scope(f, HTTP_GET,
+                 "/subscriptions/S//providers//Microsoft.Authorization/roleAssignments//A/",
+                 "RoleAssignments_Get", "subscriptions/S");
+    assert_string_equal(route_match_param(&f->m, "name"), "A");
+}
+
+static void test_mid_scope_case_insensitive_literals(void **state)
+{
+    struct fixture *f = *state;
+    expect_scope(f, HTTP_GET,
+                 "/Subscriptions/S/ResourceGroups/RG/PROVIDERS/microsoft.authorization/"
+                 "ROLEASSIGNMENTS/Ab",
+                 "RoleAssignments_Get", "Subscriptions/S/ResourceGroups/RG");
+    /* Captured values keep their case. */
+    assert_string_equal(route_match_param(&f->m, "name"), "Ab");
+    expect_scope(f, HTTP_GET, "/providers/MICROSOFT.AUTHORIZATION/roledefinitions",
+                 "RoleDefinitions_List", "");
+}
+
+static void test_mid_scope_decoded(void **state)
+{
+    struct fixture *f = *state;
+    /* The scope and the name are decoded on their own. */
+    expect_scope(f, HTTP_GET,
+                 "/subscriptions/S/resourceGroups/my%20rg/providers/Microsoft.Authorization/"
+                 "roleAssignments/a%2Fb",
+                 "RoleAssignments_Get", "subscriptions/S/resourceGroups/my rg");
+    assert_string_equal(route_match_param(&f->m, "name"), "a/b");
+    assert_int_equal(
+        match_scope(f, HTTP_GET,
+                    "/subscriptions/%zz/providers/Microsoft.Authorization/roleAssignments/A"),
+        ROUTER_BAD_PATH);
+}
+
+static void test_mid_scope_not_found(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const paths[] = {
+        /* Trailing literals that do not match. */
+        "/subscriptions/S/providers/Microsoft.Authorization/roleAssignmentz/A",
+        "/subscriptions/S/providers/Microsoft.Resources/roleAssignments/A",
+        "/subscriptions/S/provider/Microsoft.Authorization/roleAssignments/A",
+        "/subscriptions/S/providers/Microsoft.Authorization/roleDefinitionsX",
+        "/subscriptions/S/providers/Microsoft.Authorization/roleDefinitions/x/y",
+        /* One segment past the name, and the name missing. */
+        "/subscriptions/S/providers/Microsoft.Authorization/roleAssignments/A/extra",
+        "/providers/Microsoft.Authorization/roleAssignments",
+        /* Fewer segments than the literals after the scope. */
+        "/providers/Microsoft.Authorization",
+        "/roleDefinitions",
+        "/subscriptions/S",
+        "/",
+        "",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+        enum router_result r = match_scope(f, HTTP_GET, paths[i]);
+        if (r != ROUTER_NOT_FOUND)
+            fail_msg("%s: expected ROUTER_NOT_FOUND, got %d", paths[i], (int)r);
+        assert_null(f->m.route);
+        assert_int_equal(f->allowed, 0);
+    }
+}
+
+static void test_mid_scope_bad_method(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(
+        match_scope(f, HTTP_DELETE,
+                    "/subscriptions/S/providers/Microsoft.Authorization/roleAssignments/A"),
+        ROUTER_BAD_METHOD);
+    assert_int_equal(f->allowed, HTTP_GET | HTTP_HEAD | HTTP_PUT);
+    assert_int_equal(match_scope(f, HTTP_PUT, "/providers/Microsoft.Authorization/roleDefinitions"),
+                     ROUTER_BAD_METHOD);
+    assert_int_equal(f->allowed, HTTP_GET | HTTP_HEAD);
+    /* HEAD falls back to the GET route, scope and all. */
+    expect_scope(f, HTTP_HEAD, "/subscriptions/S/providers/Microsoft.Authorization/roleDefinitions",
+                 "RoleDefinitions_List", "subscriptions/S");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -365,6 +555,15 @@ int main(void)
         T(test_bad_path),
         T(test_route_match_param_names),
         cmocka_unit_test(test_http_method_name),
+        T(test_mid_scope_subscription),
+        T(test_mid_scope_resource_group),
+        T(test_mid_scope_nested_provider),
+        T(test_mid_scope_empty),
+        T(test_mid_scope_doubled_slashes),
+        T(test_mid_scope_case_insensitive_literals),
+        T(test_mid_scope_decoded),
+        T(test_mid_scope_not_found),
+        T(test_mid_scope_bad_method),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
