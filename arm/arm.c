@@ -133,8 +133,7 @@ static const char *subscription_of(struct http_request *req, const char *scope)
     return arena_strndup(req->arena, id, strcspn(id, "/"));
 }
 
-/* RBAC for the route's action at the request's scope; every decision is audited. */
-static int authorize(struct http_request *req, const char *action)
+int arm_authorize(struct http_request *req, const char *action)
 {
     const char *scope = arm_scope(req);
     const char *sub = subscription_of(req, scope);
@@ -184,7 +183,7 @@ static int arm_authenticate(struct http_request *req)
     if (azure_route && arm_require_api_version(req) != 0)
         return AZ_EREPLIED;
     const char *action = req->match.route->rbac_action;
-    return action ? authorize(req, action) : 0;
+    return action ? arm_authorize(req, action) : 0;
 }
 
 /* ---- subscriptions and tenants -------------------------------------------------------------- */
@@ -425,6 +424,16 @@ static const struct route arm_routes[] = {
     /* Anyone may ask what they may do. */
     {HTTP_GET, AUTHZ "/permissions", arm_list_permissions, "Permissions_ListForResourceGroup",
      NULL},
+    {HTTP_GET, "/providers", arm_list_providers, "Providers_ListAtTenantScope", NULL},
+    {HTTP_GET, "/providers/{resourceProviderNamespace}", arm_get_provider,
+     "Providers_GetAtTenantScope", NULL},
+    {HTTP_GET, "/subscriptions/{subscriptionId}/providers", arm_list_providers, "Providers_List",
+     "Microsoft.Resources/subscriptions/read"},
+    {HTTP_GET, "/subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}",
+     arm_get_provider, "Providers_Get", "Microsoft.Resources/subscriptions/read"},
+    /* The action names the namespace: checked in the handler. */
+    {HTTP_POST, "/subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}/register",
+     arm_register_provider, "Providers_Register", NULL},
     {HTTP_GET, "/subscriptions", arm_list_subscriptions, "Subscriptions_List", NULL},
     {HTTP_GET, "/tenants", arm_list_tenants, "Tenants_List", NULL},
     {HTTP_GET, "/subscriptions/{subscriptionId}", arm_get_subscription, "Subscriptions_Get",

@@ -23,6 +23,10 @@ int arm_require_subscription(struct http_request *req, const char *id);
  * frees it with json_free. */
 struct json *arm_body(struct http_request *req);
 
+/* RBAC for `action` at the request's scope (after the subscription is checked to exist);
+ * every decision is audited. Returns 0, or fails the request (403 AuthorizationFailed). */
+int arm_authorize(struct http_request *req, const char *action);
+
 /* Reply 200/201 with the writer's document. */
 int arm_reply(struct http_request *req, int status, struct json_writer *w);
 
@@ -51,6 +55,10 @@ int arm_delete_role_assignment(struct http_request *req);
 int arm_list_permissions(struct http_request *req);
 
 int arm_get_audit(struct http_request *req);
+
+int arm_list_providers(struct http_request *req);
+int arm_get_provider(struct http_request *req);
+int arm_register_provider(struct http_request *req);
 
 /* ---- the first start ------------------------------------------------------------------------ */
 
