@@ -133,9 +133,33 @@ static const char *subscription_of(struct http_request *req, const char *scope)
     return arena_strndup(req->arena, id, strcspn(id, "/"));
 }
 
+/*
+ * The scope a collection belongs to, as ARM names it in decisions: ".../resourcegroups" → its
+ * subscription, "{scope}/providers/Microsoft.Authorization/roleAssignments" → {scope}.
+ */
+static const char *collection_owner(struct http_request *req, const char *path)
+{
+    char *scope = arena_strdup(req->arena, path);
+    char *name = strrchr(scope, '/');
+    if (name)
+        *name = '\0'; /* drop the collection's own name */
+    /* "{scope}/providers/{namespace}" left: drop that too. */
+    char *ns = strrchr(scope, '/');
+    if (ns && ns > scope) {
+        char *providers = ns - 1;
+        while (providers > scope && *providers != '/')
+            providers--;
+        if (str_ieqn(providers + 1, (size_t)(ns - providers - 1), "providers"))
+            *providers = '\0';
+    }
+    return scope;
+}
+
 int arm_authorize(struct http_request *req, const char *action)
 {
     const char *scope = arm_scope(req);
+    if (req->match.route->flags & ROUTE_COLLECTION)
+        scope = collection_owner(req, scope);
     const char *sub = subscription_of(req, scope);
     if (sub && arm_require_subscription(req, sub) != 0)
         return AZ_EREPLIED;
@@ -406,7 +430,7 @@ static const struct route arm_routes[] = {
      ROUTE_PUBLIC},
     {HTTP_GET, "/_azsim/audit", arm_get_audit, "Azsim_Audit", NULL},
     {HTTP_GET, AUTHZ "/roleDefinitions", arm_list_role_definitions, "RoleDefinitions_List",
-     "Microsoft.Authorization/roleDefinitions/read"},
+     "Microsoft.Authorization/roleDefinitions/read", ROUTE_COLLECTION},
     {HTTP_GET, AUTHZ "/roleDefinitions/{roleDefinitionId}", arm_get_role_definition,
      "RoleDefinitions_Get", "Microsoft.Authorization/roleDefinitions/read"},
     {HTTP_PUT, AUTHZ "/roleDefinitions/{roleDefinitionId}", arm_put_role_definition,
@@ -414,7 +438,7 @@ static const struct route arm_routes[] = {
     {HTTP_DELETE, AUTHZ "/roleDefinitions/{roleDefinitionId}", arm_delete_role_definition,
      "RoleDefinitions_Delete", "Microsoft.Authorization/roleDefinitions/delete"},
     {HTTP_GET, AUTHZ "/roleAssignments", arm_list_role_assignments, "RoleAssignments_ListForScope",
-     "Microsoft.Authorization/roleAssignments/read"},
+     "Microsoft.Authorization/roleAssignments/read", ROUTE_COLLECTION},
     {HTTP_GET, AUTHZ "/roleAssignments/{roleAssignmentName}", arm_get_role_assignment,
      "RoleAssignments_Get", "Microsoft.Authorization/roleAssignments/read"},
     {HTTP_PUT, AUTHZ "/roleAssignments/{roleAssignmentName}", arm_create_role_assignment,
@@ -428,7 +452,7 @@ static const struct route arm_routes[] = {
     {HTTP_GET, "/providers/{resourceProviderNamespace}", arm_get_provider,
      "Providers_GetAtTenantScope", NULL},
     {HTTP_GET, "/subscriptions/{subscriptionId}/providers", arm_list_providers, "Providers_List",
-     "Microsoft.Resources/subscriptions/read"},
+     "Microsoft.Resources/subscriptions/read", ROUTE_COLLECTION},
     {HTTP_GET, "/subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}",
      arm_get_provider, "Providers_Get", "Microsoft.Resources/subscriptions/read"},
     /* The action names the namespace: checked in the handler. */
@@ -439,19 +463,20 @@ static const struct route arm_routes[] = {
     {HTTP_GET, "/subscriptions/{subscriptionId}", arm_get_subscription, "Subscriptions_Get",
      "Microsoft.Resources/subscriptions/read"},
     {HTTP_GET, "/subscriptions/{subscriptionId}/locations", arm_list_locations,
-     "Subscriptions_ListLocations", "Microsoft.Resources/subscriptions/read"},
+     "Subscriptions_ListLocations", "Microsoft.Resources/subscriptions/read", ROUTE_COLLECTION},
     {HTTP_GET, "/subscriptions/{subscriptionId}/resourcegroups", arm_list_resource_groups,
-     "ResourceGroups_List", "Microsoft.Resources/subscriptions/resourceGroups/read"},
+     "ResourceGroups_List", "Microsoft.Resources/subscriptions/resourcegroups/read",
+     ROUTE_COLLECTION},
     {HTTP_PUT, RG, arm_create_resource_group, "ResourceGroups_CreateOrUpdate",
-     "Microsoft.Resources/subscriptions/resourceGroups/write"},
+     "Microsoft.Resources/subscriptions/resourcegroups/write"},
     {HTTP_HEAD, RG, arm_check_resource_group, "ResourceGroups_CheckExistence",
-     "Microsoft.Resources/subscriptions/resourceGroups/read"},
+     "Microsoft.Resources/subscriptions/resourcegroups/read"},
     {HTTP_GET, RG, arm_get_resource_group, "ResourceGroups_Get",
-     "Microsoft.Resources/subscriptions/resourceGroups/read"},
+     "Microsoft.Resources/subscriptions/resourcegroups/read"},
     {HTTP_PATCH, RG, arm_update_resource_group, "ResourceGroups_Update",
-     "Microsoft.Resources/subscriptions/resourceGroups/write"},
+     "Microsoft.Resources/subscriptions/resourcegroups/write"},
     {HTTP_DELETE, RG, arm_delete_resource_group, "ResourceGroups_Delete",
-     "Microsoft.Resources/subscriptions/resourceGroups/delete"},
+     "Microsoft.Resources/subscriptions/resourcegroups/delete"},
 };
 
 const struct module arm_module = {

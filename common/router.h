@@ -38,7 +38,8 @@ const char *http_method_name(enum http_method m);
 typedef int (*http_handler)(struct http_request *req);
 
 enum route_flags {
-    ROUTE_PUBLIC = 1 << 0, /* answered without authentication (health, discovery documents) */
+    ROUTE_PUBLIC = 1 << 0,     /* answered without authentication (health, discovery) */
+    ROUTE_COLLECTION = 1 << 1, /* lists a collection: authorized at the scope that holds it */
 };
 
 struct route {
