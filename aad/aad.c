@@ -276,6 +276,8 @@ static int aad_user_realm(struct http_request *req)
 }
 
 static const struct route aad_routes[] = {
+    {HTTP_POST, "/v1.0/directoryObjects/getByIds", aad_graph_get_by_ids,
+     "Graph_DirectoryObjects_GetByIds", NULL},
     {HTTP_GET, "/common/discovery/instance", aad_instance_discovery, "InstanceDiscovery", NULL},
     {HTTP_GET, "/common/userrealm/{upn}", aad_user_realm, "UserRealm", NULL},
     {HTTP_GET, "/discovery/keys", aad_keys, "Keys", NULL},
@@ -295,7 +297,7 @@ const struct module aad_module = {
     .tls = true,
     .default_port = 4702,
     .max_body = 1024 * 1024,
-    .render_error = http_render_oauth_error,
+    .render_error = aad_render_error,
     .routes = aad_routes,
     .nroutes = ARRAY_SIZE(aad_routes),
     .state_new = aad_state_new,

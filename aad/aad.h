@@ -24,6 +24,10 @@ const struct token_key *aad_signing_key(struct http_request *req);
 /* "https://<Host>" for URLs in discovery documents: same scheme, host and port as the request. */
 const char *aad_base_url(struct http_request *req);
 
+/* Errors in Graph's shape under /v1.0 and /beta, Entra's OAuth shape elsewhere. */
+void aad_render_error(struct http_request *req, int status, const char *code, const char *message);
+
+int aad_graph_get_by_ids(struct http_request *req); /* POST /v1.0/directoryObjects/getByIds */
 int aad_token(struct http_request *req);    /* POST /{tenant}/oauth2/v2.0/token */
 int aad_token_v1(struct http_request *req); /* POST /{tenant}/oauth2/token */
 
