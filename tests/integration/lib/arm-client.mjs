@@ -1,0 +1,117 @@
+// The child process of the ARM SDK tests (arm-sdk.test.mjs): real @azure/arm-resources and
+// @azure/arm-authorization clients with an @azure/identity ClientSecretCredential, run in a `node`
+// started with the environment under test (HTTPS_PROXY and NODE_EXTRA_CA_CERTS are only read at
+// start-up). Preloaded with lib/aad-guard.mjs by lib/arm.mjs, so it can reach nothing but the
+// loopback.
+//
+// Reads one scenario on stdin:
+//   {tenantId, clientId, clientSecret, subscriptionId,
+//    credentialOptions   (ClientSecretCredential options: authorityHost, ... or {}),
+//    clientOptions       (options of both ARM clients: endpoint, ... or {}),
+//    armScopeCheck       (optional: a scope for one extra ResourceManagementClient that sets
+//                         credentialScopes to it and reads the group),
+//    group, location, principalId, assignmentName, roleDefinitionId}
+// and runs the steps below in order, each on its own (a failure is recorded and the next step
+// runs). Prints {results: [{id, ok, value | error, statuses}], requests: [...]} on stdout:
+// `statuses` are the HTTP statuses of the step's responses; `requests` lists every request sent
+// ({method, url, status, aud} where aud is the audience of the bearer token it carried).
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { ClientSecretCredential } from '@azure/identity';
+
+function describeError(err) {
+  return {
+    name: err?.name,
+    message: String(err?.message ?? err),
+    code: err?.code,
+    statusCode: err?.statusCode,
+  };
+}
+
+function audienceOf(authorization) {
+  const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+  if (!token) return null;
+  try {
+    return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).aud;
+  } catch {
+    return 'unreadable';
+  }
+}
+
+const chunks = [];
+for await (const c of process.stdin) chunks.push(c);
+const sc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+
+const requests = [];
+let statuses = [];
+// After the retry phase, hence after the bearer token policy: sees the final request.
+const recorder = {
+  policy: {
+    name: 'azsimRecorder',
+    async sendRequest(request, next) {
+      const entry = { method: request.method, url: request.url, aud: audienceOf(request.headers.get('authorization')) };
+      requests.push(entry);
+      const response = await next(request);
+      entry.status = response.status;
+      statuses.push(response.status);
+      return response;
+    },
+  },
+  position: 'perRetry',
+};
+
+const credential = new ClientSecretCredential(sc.tenantId, sc.clientId, sc.clientSecret, sc.credentialOptions ?? {});
+const clientOptions = { ...(sc.clientOptions ?? {}), additionalPolicies: [recorder] };
+const resources = new ResourceManagementClient(credential, sc.subscriptionId, clientOptions);
+const authorization = new AuthorizationManagementClient(credential, sc.subscriptionId, clientOptions);
+
+const sub = `/subscriptions/${sc.subscriptionId}`;
+const groupScope = `${sub}/resourceGroups/${sc.group}`;
+const collect = async (iterable) => {
+  const out = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+};
+
+const steps = [
+  ['createGroup', () => resources.resourceGroups.createOrUpdate(sc.group, { location: sc.location, tags: { created: 'sdk' } })],
+  ['createGroupAgain', () => resources.resourceGroups.createOrUpdate(sc.group, { location: sc.location, tags: { created: 'again' } })],
+  ['getGroup', () => resources.resourceGroups.get(sc.group)],
+  ['checkExistence', () => resources.resourceGroups.checkExistence(sc.group)],
+  ['checkExistenceMissing', () => resources.resourceGroups.checkExistence(`${sc.group}-missing`)],
+  ['updateTags', () => resources.resourceGroups.update(sc.group, { tags: { env: 'test', owner: 'azsim' } })],
+  ['getAfterUpdate', () => resources.resourceGroups.get(sc.group)],
+  ['listGroups', () => collect(resources.resourceGroups.list())],
+  ['readerDefinitions', () => collect(authorization.roleDefinitions.list(sub, { filter: "roleName eq 'Reader'" }))],
+  ['createAssignment', () => authorization.roleAssignments.create(groupScope, sc.assignmentName, {
+    roleDefinitionId: sc.roleDefinitionId,
+    principalId: sc.principalId,
+    principalType: 'ServicePrincipal',
+  })],
+  ['getAssignment', () => authorization.roleAssignments.get(groupScope, sc.assignmentName)],
+  ['listAtScope', () => collect(authorization.roleAssignments.listForScope(groupScope, { filter: 'atScope()' }))],
+  ['deleteAssignment', () => authorization.roleAssignments.delete(groupScope, sc.assignmentName)],
+  ['listAfterDelete', () => collect(authorization.roleAssignments.listForScope(groupScope, { filter: 'atScope()' }))],
+];
+if (sc.armScopeCheck) {
+  const scoped = new ResourceManagementClient(credential, sc.subscriptionId, { ...clientOptions, credentialScopes: [sc.armScopeCheck] });
+  steps.push(['getWithCredentialScopes', () => scoped.resourceGroups.get(sc.group)]);
+}
+steps.push(
+  ['deleteGroup', () => resources.resourceGroups.beginDeleteAndWait(sc.group, { updateIntervalInMs: 100 })],
+  ['checkExistenceAfterDelete', () => resources.resourceGroups.checkExistence(sc.group)],
+);
+
+const results = [];
+for (const [id, fn] of steps) {
+  statuses = [];
+  try {
+    const value = await fn();
+    results.push({ id, ok: true, value: value === undefined ? null : value, statuses });
+  } catch (err) {
+    results.push({ id, ok: false, error: describeError(err), statuses });
+  }
+}
+process.stdout.write(`${JSON.stringify({ results, requests })}\n`);
+// Keep-alive sockets and SDK timers must not hold the child open.
+process.exit(0);
