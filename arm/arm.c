@@ -250,13 +250,10 @@ int arm_list_subscriptions(struct http_request *req)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, req->caller->oid);
     struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_key(w, "value");
-    jw_array_open(w);
+    jw_list_open(w);
     while (store_step(st) == 1)
         write_subscription(w, st);
-    jw_array_close(w);
-    jw_object_close(w);
+    jw_list_close(w);
     store_finalize(st);
     return arm_reply(req, 200, w);
 }
@@ -294,9 +291,7 @@ int arm_list_locations(struct http_request *req)
 {
     const char *sub = http_param(req, "subscriptionId");
     struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_key(w, "value");
-    jw_array_open(w);
+    jw_list_open(w);
     for (size_t i = 0; i < ARRAY_SIZE(locations); i++) {
         jw_object_open(w);
         jw_kv_string(w, "id",
@@ -307,8 +302,7 @@ int arm_list_locations(struct http_request *req)
         jw_kv_string(w, "regionalDisplayName", locations[i][1]);
         jw_object_close(w);
     }
-    jw_array_close(w);
-    jw_object_close(w);
+    jw_list_close(w);
     return arm_reply(req, 200, w);
 }
 
@@ -321,9 +315,7 @@ int arm_list_tenants(struct http_request *req)
         return http_fail(req, 500, "InternalServerError", "The directory could not be read.");
     store_bind_text(st, 1, req->caller->tid);
     struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_key(w, "value");
-    jw_array_open(w);
+    jw_list_open(w);
     if (store_step(st) == 1) {
         const char *id = store_column_text(st, 0);
         jw_object_open(w);
@@ -340,8 +332,7 @@ int arm_list_tenants(struct http_request *req)
         jw_kv_string(w, "tenantType", "AAD");
         jw_object_close(w);
     }
-    jw_array_close(w);
-    jw_object_close(w);
+    jw_list_close(w);
     store_finalize(st);
     return arm_reply(req, 200, w);
 }

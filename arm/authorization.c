@@ -119,15 +119,12 @@ int arm_list_role_definitions(struct http_request *req)
     store_bind_text(st, 2, type);
     const char *prefix = definition_prefix(req, scope);
     struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_key(w, "value");
-    jw_array_open(w);
+    jw_list_open(w);
     while (store_step(st) == 1) {
         if (assignable_at(store_column_text(st, 4), scope))
             write_definition(req, w, prefix, st);
     }
-    jw_array_close(w);
-    jw_object_close(w);
+    jw_list_close(w);
     store_finalize(st);
     return arm_reply(req, 200, w);
 }
@@ -471,9 +468,7 @@ int arm_list_role_assignments(struct http_request *req)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, principal);
     struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_key(w, "value");
-    jw_array_open(w);
+    jw_list_open(w);
     while (store_step(st) == 1) {
         const char *a = store_column_text(st, 1);
         bool above = rbac_scope_covers(a, scope);
@@ -481,8 +476,7 @@ int arm_list_role_assignments(struct http_request *req)
         if (above || (!at_scope && below))
             write_assignment(req, w, st);
     }
-    jw_array_close(w);
-    jw_object_close(w);
+    jw_list_close(w);
     store_finalize(st);
     return arm_reply(req, 200, w);
 }
@@ -499,9 +493,7 @@ int arm_list_permissions(struct http_request *req)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, req->caller->oid);
     struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_key(w, "value");
-    jw_array_open(w);
+    jw_list_open(w);
     while (store_step(st) == 1) {
         if (!rbac_scope_covers(store_column_text(st, 0), *scope ? scope : "/"))
             continue;
@@ -513,8 +505,7 @@ int arm_list_permissions(struct http_request *req)
         }
         json_free(blocks);
     }
-    jw_array_close(w);
-    jw_object_close(w);
+    jw_list_close(w);
     store_finalize(st);
     return arm_reply(req, 200, w);
 }

@@ -68,13 +68,10 @@ int arm_list_providers(struct http_request *req)
 {
     const char *sub = http_param(req, "subscriptionId");
     struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_key(w, "value");
-    jw_array_open(w);
+    jw_list_open(w);
     for (size_t i = 0; i < ARRAY_SIZE(providers); i++)
         write_provider(req, w, i, sub);
-    jw_array_close(w);
-    jw_object_close(w);
+    jw_list_close(w);
     return arm_reply(req, 200, w);
 }
 

@@ -244,13 +244,10 @@ int arm_list_resource_groups(struct http_request *req)
         return fail_group(req, AZ_ESTORE);
     store_bind_text(st, 1, sub);
     struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_key(w, "value");
-    jw_array_open(w);
+    jw_list_open(w);
     while (store_step(st) == 1)
         write_group_row(req, w, sub, st);
-    jw_array_close(w);
-    jw_object_close(w);
+    jw_list_close(w);
     store_finalize(st);
     return arm_reply(req, 200, w);
 }

@@ -51,9 +51,7 @@ int audit_write_json(struct store *s, const struct audit_filter *f, struct json_
     store_bind_text(st, 1, f->principal);
     store_bind_int64(st, 2, f->denied_only);
     store_bind_int64(st, 3, f->limit > 0 ? f->limit : 100);
-    jw_object_open(w);
-    jw_key(w, "value");
-    jw_array_open(w);
+    jw_list_open(w);
     while (store_step(st) == 1) {
         char when[32];
         clock_format_iso8601(store_column_int64(st, 0), when, sizeof(when));
@@ -68,8 +66,7 @@ int audit_write_json(struct store *s, const struct audit_filter *f, struct json_
         jw_kv_string(w, "requestId", store_column_text(st, 7));
         jw_object_close(w);
     }
-    jw_array_close(w);
-    jw_object_close(w);
+    jw_list_close(w);
     store_finalize(st);
     return 0;
 }

@@ -315,3 +315,16 @@ void jw_kv_bool(struct json_writer *w, const char *key, bool v)
     jw_key(w, key);
     jw_bool(w, v);
 }
+
+void jw_list_open(struct json_writer *w)
+{
+    jw_object_open(w);
+    jw_key(w, "value");
+    jw_array_open(w);
+}
+
+void jw_list_close(struct json_writer *w)
+{
+    jw_array_close(w);
+    jw_object_close(w);
+}

@@ -71,6 +71,10 @@ void jw_null(struct json_writer *w);
 /* Copy a parsed value (and everything under it) into the output. */
 void jw_value(struct json_writer *w, const struct json *v);
 
+/* {"value":[ … ]}: the collection envelope Azure's list operations answer with. */
+void jw_list_open(struct json_writer *w);
+void jw_list_close(struct json_writer *w);
+
 /* Shorthands for the common "key": value members. */
 void jw_kv_string(struct json_writer *w, const char *key, const char *s);
 void jw_kv_int(struct json_writer *w, const char *key, int64_t v);
