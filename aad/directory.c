@@ -65,22 +65,6 @@ static int row(struct store *s, const char *sql, int nparams, ...)
     return rc < 0 && rc != AZ_ENOTFOUND ? AZ_ESTORE : rc;
 }
 
-/* Run a write with text parameters; 0, AZ_EEXIST on a constraint, AZ_ESTORE. */
-static int exec(struct store *s, const char *sql, int nparams, ...)
-{
-    struct store_stmt *st;
-    if (store_prepare(s, sql, &st) != 0)
-        return AZ_ESTORE;
-    va_list ap;
-    va_start(ap, nparams);
-    for (int i = 1; i <= nparams; i++)
-        store_bind_text(st, i, va_arg(ap, const char *));
-    va_end(ap);
-    int rc = store_step(st);
-    store_finalize(st);
-    return rc < 0 ? rc : 0;
-}
-
 #define COL(field) (field), sizeof(field)
 
 /* ---- tenants -------------------------------------------------------------------------------- */
@@ -99,17 +83,9 @@ int aad_tenant_default(struct store *s, struct aad_tenant *out)
 
 int aad_tenant_create(struct store *s, const char *id, const char *domain, const char *name)
 {
-    struct store_stmt *st;
-    if (store_prepare(s, "INSERT INTO tenants(id, domain, display_name, created_at) "
-                         "VALUES(lower(?1), ?2, ?3, ?4)", &st) != 0)
-        return AZ_ESTORE;
-    store_bind_text(st, 1, id);
-    store_bind_text(st, 2, domain);
-    store_bind_text(st, 3, name);
-    store_bind_int64(st, 4, now_ms());
-    int rc = store_step(st);
-    store_finalize(st);
-    return rc < 0 ? rc : 0;
+    return store_run(s, "INSERT INTO tenants(id, domain, display_name, created_at) "
+                        "VALUES(lower(?1), ?2, ?3, ?4)",
+                     "sssi", id, domain, name, now_ms());
 }
 
 /* ---- clients -------------------------------------------------------------------------------- */
@@ -194,34 +170,18 @@ int aad_application_create(struct store *s, const char *tenant_id, const char *a
         snprintf(sp_oid, sizeof(sp_oid), "%s", sp_object_id);
     else
         uuid_v4(sp_oid);
-    struct store_stmt *st;
-    if (store_prepare(s, "INSERT INTO applications(object_id, app_id, tenant_id, display_name, "
-                         "identifier_uri, public_client, created_at) "
-                         "VALUES(?1, lower(?2), lower(?3), ?4, ?5, ?6, ?7)", &st) != 0)
-        return AZ_ESTORE;
-    store_bind_text(st, 1, app_oid);
-    store_bind_text(st, 2, app_id);
-    store_bind_text(st, 3, tenant_id);
-    store_bind_text(st, 4, name);
-    store_bind_text(st, 5, identifier_uri);
-    store_bind_int64(st, 6, public_client);
-    store_bind_int64(st, 7, now_ms());
-    int rc = store_step(st);
-    store_finalize(st);
-    if (rc < 0)
+    int rc = store_run(s,
+                       "INSERT INTO applications(object_id, app_id, tenant_id, display_name, "
+                       "identifier_uri, public_client, created_at) "
+                       "VALUES(?1, lower(?2), lower(?3), ?4, ?5, ?6, ?7)",
+                       "sssssii", app_oid, app_id, tenant_id, name, identifier_uri,
+                       (int64_t)public_client, now_ms());
+    if (rc != 0)
         return rc;
-    if (store_prepare(s, "INSERT INTO service_principals(object_id, app_id, tenant_id, "
-                         "display_name, type, created_at) "
-                         "VALUES(?1, lower(?2), lower(?3), ?4, 'Application', ?5)", &st) != 0)
-        return AZ_ESTORE;
-    store_bind_text(st, 1, sp_oid);
-    store_bind_text(st, 2, app_id);
-    store_bind_text(st, 3, tenant_id);
-    store_bind_text(st, 4, name);
-    store_bind_int64(st, 5, now_ms());
-    rc = store_step(st);
-    store_finalize(st);
-    return rc < 0 ? rc : 0;
+    return store_run(s,
+                     "INSERT INTO service_principals(object_id, app_id, tenant_id, display_name, "
+                     "type, created_at) VALUES(?1, lower(?2), lower(?3), ?4, 'Application', ?5)",
+                     "ssssi", sp_oid, app_id, tenant_id, name, now_ms());
 }
 
 static int add_credential(struct store *s, const char *app_id, const char *kind,
@@ -230,30 +190,18 @@ static int add_credential(struct store *s, const char *app_id, const char *kind,
 {
     char id[37];
     uuid_v4(id);
-    struct store_stmt *st;
-    if (store_prepare(s, "INSERT INTO credentials(id, app_id, kind, secret_hash, hint, cert_der, "
-                         "x5t, x5t_s256, not_before, not_after) "
-                         "VALUES(?1, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st) != 0)
-        return AZ_ESTORE;
-    store_bind_text(st, 1, id);
-    store_bind_text(st, 2, app_id);
-    store_bind_text(st, 3, kind);
-    store_bind_text(st, 4, secret_hash);
-    store_bind_text(st, 5, hint);
-    if (cert) {
-        struct arena *a = arena_new();
-        unsigned char *der;
-        long n = base64_decode(a, token_key_x5c(cert), strlen(token_key_x5c(cert)), &der);
-        store_bind_blob(st, 6, der, n > 0 ? (size_t)n : 0);
-        arena_free(a);
-        store_bind_text(st, 7, token_key_kid(cert));
-        store_bind_text(st, 8, token_key_x5t_s256(cert));
-    }
-    store_bind_int64(st, 9, now_ms() - 60000);
-    store_bind_int64(st, 10, not_after);
-    int rc = store_step(st);
-    store_finalize(st);
-    return rc < 0 ? rc : 0;
+    struct arena *a = arena_new();
+    unsigned char *der = NULL;
+    long n = cert ? base64_decode(a, token_key_x5c(cert), strlen(token_key_x5c(cert)), &der) : 0;
+    int rc = store_run(s,
+                       "INSERT INTO credentials(id, app_id, kind, secret_hash, hint, cert_der, x5t, "
+                       "x5t_s256, not_before, not_after) "
+                       "VALUES(?1, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                       "sssssbssii", id, app_id, kind, secret_hash, hint, (const void *)der,
+                       (size_t)(n > 0 ? n : 0), cert ? token_key_kid(cert) : NULL,
+                       cert ? token_key_x5t_s256(cert) : NULL, now_ms() - 60000, not_after);
+    arena_free(a);
+    return rc;
 }
 
 int aad_application_add_secret(struct store *s, const char *app_id, const char *secret, int days)
@@ -313,35 +261,27 @@ int aad_user_create(struct store *s, const char *tenant_id, const char *object_i
                     const char *name, const char *password)
 {
     char *hash = secret_hash(password, SECRET_PASSWORD);
-    struct store_stmt *st;
-    int rc = store_prepare(s, "INSERT INTO users(object_id, tenant_id, upn, display_name, "
-                              "password_hash, created_at) VALUES(?1, lower(?2), ?3, ?4, ?5, ?6)",
-                           &st);
-    if (rc == 0) {
-        store_bind_text(st, 1, object_id);
-        store_bind_text(st, 2, tenant_id);
-        store_bind_text(st, 3, upn);
-        store_bind_text(st, 4, name);
-        store_bind_text(st, 5, hash);
-        store_bind_int64(st, 6, now_ms());
-        rc = store_step(st);
-        store_finalize(st);
-    }
+    int rc = store_run(s,
+                       "INSERT INTO users(object_id, tenant_id, upn, display_name, password_hash, "
+                       "created_at) VALUES(?1, lower(?2), ?3, ?4, ?5, ?6)",
+                       "sssssi", object_id, tenant_id, upn, name, hash, now_ms());
     free(hash);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 int aad_user_set_password(struct store *s, const char *object_id, const char *password)
 {
     char *hash = secret_hash(password, SECRET_PASSWORD);
-    int rc = exec(s, "UPDATE users SET password_hash = ?2 WHERE object_id = ?1", 2, object_id, hash);
+    int rc = store_run(s, "UPDATE users SET password_hash = ?2 WHERE object_id = ?1", "ss",
+                       object_id, hash);
     free(hash);
     return rc;
 }
 
 int aad_application_remove_secrets(struct store *s, const char *app_id)
 {
-    return exec(s, "DELETE FROM credentials WHERE app_id = ?1 AND kind = 'password'", 1, app_id);
+    return store_run(s, "DELETE FROM credentials WHERE app_id = ?1 AND kind = 'password'", "s",
+                     app_id);
 }
 
 /* ---- refresh tokens ------------------------------------------------------------------------- */
@@ -351,24 +291,17 @@ int aad_refresh_token_issue(struct store *s, const char *user_id, const char *cl
 {
     *token = secret_generate(48);
     char *hash = secret_digest(*token);
-    struct store_stmt *st;
-    int rc = store_prepare(s, "INSERT INTO refresh_tokens(token_hash, user_id, client_id, "
-                              "expires_at) VALUES(?1, ?2, lower(?3), ?4)", &st);
-    if (rc == 0) {
-        store_bind_text(st, 1, hash);
-        store_bind_text(st, 2, user_id);
-        store_bind_text(st, 3, client_id);
-        store_bind_int64(st, 4, now_ms() + (int64_t)REFRESH_TOKEN_DAYS * 86400000);
-        rc = store_step(st);
-        store_finalize(st);
-    }
+    int rc = store_run(s,
+                       "INSERT INTO refresh_tokens(token_hash, user_id, client_id, expires_at) "
+                       "VALUES(?1, ?2, lower(?3), ?4)",
+                       "sssi", hash, user_id, client_id,
+                       now_ms() + (int64_t)REFRESH_TOKEN_DAYS * 86400000);
     free(hash);
-    if (rc < 0) {
+    if (rc != 0) {
         free(*token);
         *token = NULL;
-        return rc;
     }
-    return 0;
+    return rc;
 }
 
 int aad_refresh_token_redeem(struct store *s, const char *token, const char *client_id,
@@ -425,30 +358,21 @@ int aad_signing_key_rotate(struct store *s, char kid[64])
     char *cert_pem, *key_pem;
     token_key_to_pem(k, &cert_pem, &key_pem);
     snprintf(kid, 64, "%s", token_key_kid(k));
-    int rc = exec(s, "UPDATE signing_keys SET active = 0", 0);
-    struct store_stmt *st;
-    if (rc == 0 && (rc = store_prepare(s, "INSERT INTO signing_keys(kid, cert_pem, key_pem, "
-                                          "active, created_at) VALUES(?1, ?2, ?3, 1, ?4)",
-                                       &st)) == 0) {
-        store_bind_text(st, 1, kid);
-        store_bind_text(st, 2, cert_pem);
-        store_bind_text(st, 3, key_pem);
-        store_bind_int64(st, 4, now_ms());
-        rc = store_step(st);
-        store_finalize(st);
-    }
+    int rc = store_run(s, "UPDATE signing_keys SET active = 0", "");
+    if (rc == 0)
+        rc = store_run(s, "INSERT INTO signing_keys(kid, cert_pem, key_pem, active, created_at) "
+                          "VALUES(?1, ?2, ?3, 1, ?4)",
+                       "sssi", kid, cert_pem, key_pem, now_ms());
     free(cert_pem);
     free(key_pem);
     token_key_free(k);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 int aad_signing_key_retire(struct store *s, const char *kid)
 {
-    char ms[24];
-    snprintf(ms, sizeof(ms), "%lld", (long long)now_ms());
-    int rc = exec(s, "UPDATE signing_keys SET retired_at = ?2 WHERE kid = ?1 AND active = 0 "
-                     "AND retired_at IS NULL", 2, kid, ms);
+    int rc = store_run(s, "UPDATE signing_keys SET retired_at = ?2 WHERE kid = ?1 AND active = 0 "
+                          "AND retired_at IS NULL", "si", kid, now_ms());
     if (rc == 0 && store_changes(s) == 0)
         return AZ_ENOTFOUND;
     return rc;

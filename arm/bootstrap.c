@@ -99,20 +99,11 @@ static int ensure_owner(struct store *s, const char *sub, const char *principal,
     char scope[64], id[37];
     snprintf(scope, sizeof(scope), "/subscriptions/%s", sub);
     uuid_v4(id);
-    struct store_stmt *st;
-    if (store_prepare(s, "INSERT OR IGNORE INTO role_assignments(id, scope, role_definition_id, "
-                         "principal_id, principal_type, description, created_at) "
-                         "VALUES(?1, ?2, ?3, lower(?4), ?5, 'azsim: admin', ?6)", &st) != 0)
-        return AZ_ESTORE;
-    store_bind_text(st, 1, id);
-    store_bind_text(st, 2, scope);
-    store_bind_text(st, 3, OWNER_ROLE);
-    store_bind_text(st, 4, principal);
-    store_bind_text(st, 5, type);
-    store_bind_int64(st, 6, clock_now_ms());
-    int rc = store_step(st);
-    store_finalize(st);
-    return rc < 0 ? rc : 0;
+    return store_run(s,
+                     "INSERT OR IGNORE INTO role_assignments(id, scope, role_definition_id, "
+                     "principal_id, principal_type, description, created_at) "
+                     "VALUES(?1, ?2, ?3, lower(?4), ?5, 'azsim: admin', ?6)",
+                     "sssssi", id, scope, OWNER_ROLE, principal, type, clock_now_ms());
 }
 
 int arm_bootstrap(struct store *s, const struct aad_identity *admin, const char *want,
@@ -132,17 +123,12 @@ int arm_bootstrap(struct store *s, const struct aad_identity *admin, const char 
     free(recorded);
     for (char *p = sub_out; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    struct store_stmt *st;
-    if (store_prepare(s, "INSERT OR IGNORE INTO subscriptions(id, tenant_id, display_name, "
-                         "created_at) VALUES(?1, ?2, 'azsim', ?3)", &st) != 0)
-        return AZ_ESTORE;
-    store_bind_text(st, 1, sub_out);
-    store_bind_text(st, 2, admin->tenant_id);
-    store_bind_int64(st, 3, clock_now_ms());
-    rc = store_step(st);
-    store_finalize(st);
-    if (rc < 0 || (rc = store_meta_set(s, "default_subscription_id", sub_out)) != 0)
-        return rc < 0 ? rc : AZ_ESTORE;
+    rc = store_run(s,
+                   "INSERT OR IGNORE INTO subscriptions(id, tenant_id, display_name, created_at) "
+                   "VALUES(?1, ?2, 'azsim', ?3)",
+                   "ssi", sub_out, admin->tenant_id, clock_now_ms());
+    if (rc != 0 || (rc = store_meta_set(s, "default_subscription_id", sub_out)) != 0)
+        return rc;
     if ((rc = ensure_owner(s, sub_out, admin->client_object_id, "ServicePrincipal")) != 0)
         return rc;
     return ensure_owner(s, sub_out, admin->user_id, "User");

@@ -8,7 +8,9 @@
 #include "mem.h"
 
 #include <sqlite3.h>
+#include <assert.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -277,6 +279,31 @@ int store_migrate(struct store *s, const struct store_migration *migrations, siz
         LOG_DEBUG("store", "applied migration %zu (%s)", i + 1, migrations[i].name);
     }
     return 0;
+}
+
+int store_run(struct store *s, const char *sql, const char *types, ...)
+{
+    struct store_stmt *st;
+    if (store_prepare(s, sql, &st) != 0)
+        return AZ_ESTORE;
+    va_list ap;
+    va_start(ap, types);
+    for (int i = 0; types[i]; i++) {
+        if (types[i] == 's') {
+            store_bind_text(st, i + 1, va_arg(ap, const char *));
+        } else if (types[i] == 'i') {
+            store_bind_int64(st, i + 1, va_arg(ap, int64_t));
+        } else {
+            assert(types[i] == 'b');
+            const void *data = va_arg(ap, const void *);
+            size_t n = va_arg(ap, size_t);
+            store_bind_blob(st, i + 1, data, n);
+        }
+    }
+    va_end(ap);
+    int rc = store_step(st);
+    store_finalize(st);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- statements ----------------------------------------------------------------------------- */

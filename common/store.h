@@ -58,6 +58,13 @@ void store_rollback(struct store *s);
 /* Run SQL with no results (several statements allowed). */
 int store_exec(struct store *s, const char *sql);
 
+/*
+ * Run one statement and discard any rows. `types` has one letter per parameter, in order:
+ * 's' a string (NULL binds NULL), 'i' an int64_t, 'b' a blob given as (const void *, size_t).
+ * Returns 0, AZ_EEXIST on a constraint violation, or AZ_ESTORE.
+ */
+int store_run(struct store *s, const char *sql, const char *types, ...);
+
 /* Prepared statements. Bind indexes start at 1, column indexes at 0. */
 int store_prepare(struct store *s, const char *sql, struct store_stmt **out);
 void store_finalize(struct store_stmt *st);
