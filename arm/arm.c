@@ -468,6 +468,19 @@ static const struct route arm_routes[] = {
      "Microsoft.Resources/subscriptions/resourcegroups/write"},
     {HTTP_DELETE, RG, arm_delete_resource_group, "ResourceGroups_Delete",
      "Microsoft.Resources/subscriptions/resourcegroups/delete"},
+    {HTTP_GET, "/subscriptions/{subscriptionId}/resources", arm_list_resources, "Resources_List",
+     "Microsoft.Resources/subscriptions/resources/read", ROUTE_COLLECTION},
+    {HTTP_GET, RG "/resources", arm_list_group_resources, "Resources_ListByResourceGroup",
+     "Microsoft.Resources/subscriptions/resourcegroups/resources/read", ROUTE_COLLECTION},
+    /* Last: resource types no route above serves, in any method. */
+    {HTTP_GET, RG "/providers/{resourceProviderNamespace}/{resource*}", arm_unknown_resource,
+     "Resources_Get", NULL},
+    {HTTP_PUT, RG "/providers/{resourceProviderNamespace}/{resource*}", arm_unknown_resource,
+     "Resources_CreateOrUpdate", NULL},
+    {HTTP_PATCH, RG "/providers/{resourceProviderNamespace}/{resource*}", arm_unknown_resource,
+     "Resources_Update", NULL},
+    {HTTP_DELETE, RG "/providers/{resourceProviderNamespace}/{resource*}", arm_unknown_resource,
+     "Resources_Delete", NULL},
 };
 
 const struct module arm_module = {

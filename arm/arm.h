@@ -6,6 +6,8 @@
 
 #include "common/http.h"
 
+#include <stdbool.h>
+
 struct store;
 struct json_writer;
 struct aad_identity;
@@ -59,6 +61,12 @@ int arm_get_audit(struct http_request *req);
 int arm_list_providers(struct http_request *req);
 int arm_get_provider(struct http_request *req);
 int arm_register_provider(struct http_request *req);
+/* Is `ns` a namespace azsim serves (case-insensitive)? */
+bool arm_provider_known(const char *ns);
+
+int arm_list_resources(struct http_request *req);
+int arm_list_group_resources(struct http_request *req);
+int arm_unknown_resource(struct http_request *req);
 
 /* ---- the first start ------------------------------------------------------------------------ */
 

@@ -75,6 +75,15 @@ int arm_list_providers(struct http_request *req)
     return arm_reply(req, 200, w);
 }
 
+bool arm_provider_known(const char *ns)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(providers); i++) {
+        if (str_ieq(providers[i].namespace, ns))
+            return true;
+    }
+    return false;
+}
+
 /* GET …/providers/{ns}: the provider, or InvalidResourceNamespace. */
 int arm_get_provider(struct http_request *req)
 {

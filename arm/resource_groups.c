@@ -1,7 +1,8 @@
 /*
  * arm/resource_groups.c — Microsoft.Resources resource groups: create or update (201 new, 200
- * existing), get, check existence (HEAD: 204/404), update tags (PATCH), delete (with the role
- * assignments scoped inside the group, as Azure removes them with their scope), list.
+ * existing), get, check existence (HEAD: 204/404), update tags (PATCH), delete (with everything
+ * inside: its resources and the role assignments scoped there, as Azure removes them with their
+ * scope), list.
  */
 #include "arm/arm.h"
 
@@ -221,6 +222,10 @@ int arm_delete_resource_group(struct http_request *req)
                                               "subscription_id = lower(?1) AND name = ?2",
                                          &st)) == 0)
         rc = finish(st);
+    if (rc == 0)
+        rc = store_run(s, "DELETE FROM resources WHERE subscription_id = lower(?1) AND "
+                          "resource_group = ?2",
+                       "ss", http_param(req, "subscriptionId"), http_param(req, "resourceGroupName"));
     if (rc == 0 && (rc = store_prepare(s, "DELETE FROM role_assignments WHERE scope = ?1 OR "
                                           "scope LIKE ?1 || '/%'", &st)) == 0) {
         store_bind_text(st, 1, scope);

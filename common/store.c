@@ -154,6 +154,22 @@ const struct store_migration store_schema[] = {
      "  reason     TEXT NOT NULL,"
      "  request_id TEXT"
      ");"},
+    /* ARM resources of every provider type, one row each (arm/resources.c). */
+    {"resources",
+     "CREATE TABLE resources ("
+     "  id              TEXT PRIMARY KEY COLLATE NOCASE," /* the full ARM resource id */
+     "  subscription_id TEXT NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,"
+     "  resource_group  TEXT NOT NULL COLLATE NOCASE,"
+     "  type            TEXT NOT NULL COLLATE NOCASE," /* "Microsoft.KeyVault/vaults" */
+     "  name            TEXT NOT NULL COLLATE NOCASE,"
+     "  location        TEXT,"
+     "  tags            TEXT NOT NULL DEFAULT '{}',"
+     "  body            TEXT NOT NULL," /* the resource as ARM answers it (JSON) */
+     "  etag            TEXT NOT NULL,"
+     "  created_at      INTEGER NOT NULL,"
+     "  changed_at      INTEGER NOT NULL"
+     ");"
+     "CREATE INDEX resources_by_group ON resources(subscription_id, resource_group);"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 
