@@ -44,6 +44,22 @@ describe('ARM generic resources', () => {
     }
   });
 
+  it('/metadata/endpoints describes azsim as a cloud, without a token (az cloud register)', async () => {
+    const old = await s.request('arm', '/metadata/endpoints?api-version=2015-01-01');
+    assert.equal(old.status, 200, old.text);
+    const cloud = old.json();
+    assert.equal(cloud.authentication.loginEndpoint, `${s.urls.aad}/adfs`);
+    assert.equal(cloud.authentication.identityProvider, 'ADFS');
+    assert.ok(cloud.authentication.audiences.includes(`${s.urls.arm}/`), old.text);
+    const clouds = await s.request('arm', '/metadata/endpoints?api-version=2022-09-01');
+    assert.equal(clouds.status, 200, clouds.text);
+    assert.ok(Array.isArray(clouds.json()), clouds.text);
+    assert.equal(clouds.json()[0].resourceManager, `${s.urls.arm}/`);
+    const missing = await s.request('arm', '/metadata/endpoints');
+    assert.equal(missing.status, 400, missing.text);
+    assert.equal(missing.json().error.code, 'MissingApiVersionParameter');
+  });
+
   it('a missing group: 404 ResourceGroupNotFound', async () => {
     const r = await arm('GET', `${sub}/resourceGroups/nope/resources?api-version=2021-04-01`);
     assert.equal(r.status, 404, r.text);
