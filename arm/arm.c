@@ -87,6 +87,17 @@ struct json *arm_body(struct http_request *req)
     return doc;
 }
 
+const char *arm_filter_value(struct http_request *req, const char *key)
+{
+    const char *filter = http_query(req, "$filter");
+    const char *p = filter ? strcasestr(filter, key) : NULL;
+    if (!p)
+        return NULL;
+    p = strchr(p, '\'');
+    const char *end = p ? strchr(p + 1, '\'') : NULL;
+    return end ? arena_strndup(req->arena, p + 1, (size_t)(end - p - 1)) : NULL;
+}
+
 int arm_reply(struct http_request *req, int status, struct json_writer *w)
 {
     http_reply_json(req, status, w);

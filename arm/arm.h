@@ -21,6 +21,10 @@ int arm_require_api_version(struct http_request *req);
 /* Does subscription `id` exist? Fails the request with 404 SubscriptionNotFound if not. */
 int arm_require_subscription(struct http_request *req, const char *id);
 
+/* Does the request's {resourceGroupName} exist in its {subscriptionId}? Fails the request with
+ * 404 ResourceGroupNotFound if not. */
+int arm_require_resource_group(struct http_request *req);
+
 /* The JSON body as an object, or a failed request (400 InvalidRequestContent). The caller
  * frees it with json_free. */
 struct json *arm_body(struct http_request *req);
@@ -28,6 +32,9 @@ struct json *arm_body(struct http_request *req);
 /* RBAC for `action` at the request's scope (after the subscription is checked to exist);
  * every decision is audited. Returns 0, or fails the request (403 AuthorizationFailed). */
 int arm_authorize(struct http_request *req, const char *action);
+
+/* The value quoted after `key` in the OData $filter ("roleName eq 'Reader'"), or NULL. */
+const char *arm_filter_value(struct http_request *req, const char *key);
 
 /* Reply 200/201 with the writer's document. */
 int arm_reply(struct http_request *req, int status, struct json_writer *w);

@@ -32,18 +32,6 @@ static const char *request_scope(struct http_request *req)
     return providers ? arena_strndup(req->arena, full, (size_t)(providers - full)) : full;
 }
 
-/* The value quoted after `key` in an OData filter ("roleName eq 'Reader'"), or NULL. */
-static const char *filter_value(struct http_request *req, const char *key)
-{
-    const char *filter = http_query(req, "$filter");
-    const char *p = filter ? strcasestr(filter, key) : NULL;
-    if (!p)
-        return NULL;
-    p = strchr(p, '\'');
-    const char *end = p ? strchr(p + 1, '\'') : NULL;
-    return end ? arena_strndup(req->arena, p + 1, (size_t)(end - p - 1)) : NULL;
-}
-
 /* Role definitions are read at a scope; their ids carry the subscription part of it. */
 static const char *definition_prefix(struct http_request *req, const char *scope)
 {
@@ -108,8 +96,8 @@ static void write_definition(struct http_request *req, struct json_writer *w, co
 int arm_list_role_definitions(struct http_request *req)
 {
     const char *scope = request_scope(req);
-    const char *name = filter_value(req, "roleName");
-    const char *type = filter_value(req, "type");
+    const char *name = arm_filter_value(req, "roleName");
+    const char *type = arm_filter_value(req, "type");
     struct store_stmt *st;
     if (store_prepare(req->store, "SELECT " DEFINITION_COLUMNS " FROM role_definitions "
                                   "WHERE (?1 IS NULL OR role_name = ?1) AND "
@@ -458,9 +446,9 @@ int arm_list_role_assignments(struct http_request *req)
         scope = "/";
     const char *filter = http_query(req, "$filter");
     bool at_scope = filter && strcasestr(filter, "atScope()");
-    const char *principal = filter_value(req, "principalId");
+    const char *principal = arm_filter_value(req, "principalId");
     if (!principal)
-        principal = filter_value(req, "assignedTo");
+        principal = arm_filter_value(req, "assignedTo");
     struct store_stmt *st;
     if (store_prepare(req->store, "SELECT " ASSIGNMENT_COLUMNS " FROM role_assignments "
                                   "WHERE ?1 IS NULL OR principal_id = lower(?1) ORDER BY created_at",

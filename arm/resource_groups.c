@@ -82,6 +82,12 @@ static int fail_group(struct http_request *req, int rc)
     return http_fail(req, 500, "InternalServerError", "The store failed.");
 }
 
+int arm_require_resource_group(struct http_request *req)
+{
+    int rc = find_group(req, NULL);
+    return rc == 0 ? 0 : fail_group(req, rc);
+}
+
 /* Reply with the group as it is now, or fail. */
 static int reply_group(struct http_request *req, int status)
 {

@@ -15,37 +15,13 @@
 
 #include <string.h>
 
-/* The value quoted after `key` in an OData $filter ("resourceType eq 'Microsoft.X/y'"). */
-static const char *filter_value(struct http_request *req, const char *key)
-{
-    const char *filter = http_query(req, "$filter");
-    const char *p = filter ? strcasestr(filter, key) : NULL;
-    if (!p)
-        return NULL;
-    p = strchr(p, '\'');
-    const char *end = p ? strchr(p + 1, '\'') : NULL;
-    return end ? arena_strndup(req->arena, p + 1, (size_t)(end - p - 1)) : NULL;
-}
-
 static int list_resources(struct http_request *req, const char *group)
 {
     const char *sub = http_param(req, "subscriptionId");
-    if (group) {
-        struct store_stmt *st;
-        bool found = false;
-        if (store_prepare(req->store, "SELECT 1 FROM resource_groups WHERE subscription_id = "
-                                      "lower(?1) AND name = ?2", &st) == 0) {
-            store_bind_text(st, 1, sub);
-            store_bind_text(st, 2, group);
-            found = store_step(st) == 1;
-            store_finalize(st);
-        }
-        if (!found)
-            return http_fail(req, 404, "ResourceGroupNotFound",
-                             "Resource group '%s' could not be found.", group);
-    }
-    const char *tag_name = filter_value(req, "tagName");
-    const char *tag_value = filter_value(req, "tagValue");
+    if (group && arm_require_resource_group(req) != 0)
+        return AZ_EREPLIED;
+    const char *tag_name = arm_filter_value(req, "tagName");
+    const char *tag_value = arm_filter_value(req, "tagValue");
     struct store_stmt *st;
     if (store_prepare(req->store,
                       "SELECT body FROM resources WHERE subscription_id = lower(?1) AND "
@@ -57,7 +33,7 @@ static int list_resources(struct http_request *req, const char *group)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, sub);
     store_bind_text(st, 2, group);
-    store_bind_text(st, 3, filter_value(req, "resourceType"));
+    store_bind_text(st, 3, arm_filter_value(req, "resourceType"));
     store_bind_text(st, 4, tag_name);
     store_bind_text(st, 5, tag_value);
     struct json_writer *w = json_writer_new();
