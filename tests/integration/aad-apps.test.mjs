@@ -2,19 +2,16 @@
 // own service can accept azsim tokens; resources nobody registered are refused (AADSTS500011).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as aad from './lib/aad.mjs';
 import * as az from './lib/azsim.mjs';
 
-async function tokenFor(s, info, scope) {
-  const body = new URLSearchParams({
+/** A client-credentials request of the admin application for `scope`, answer unchecked. */
+function tokenFor(s, info, scope) {
+  return aad.postForm(s, `/${info.tenantId}/oauth2/v2.0/token`, {
     grant_type: 'client_credentials',
     client_id: info.clientId,
     client_secret: info.clientSecret,
     scope,
-  }).toString();
-  return s.request('aad', `/${info.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body,
   });
 }
 
@@ -43,13 +40,9 @@ test('an application created with an identifier URI can be the audience of token
   }
 
   // The new application signs in with its own secret.
-  const own = await s.request('aad', `/${info.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'client_credentials', client_id: app.appId, client_secret: app.clientSecret,
-      scope: 'https://vault.azure.net/.default',
-    }).toString(),
+  const own = await aad.postForm(s, `/${info.tenantId}/oauth2/v2.0/token`, {
+    grant_type: 'client_credentials', client_id: app.appId, client_secret: app.clientSecret,
+    scope: 'https://vault.azure.net/.default',
   });
   assert.equal(own.status, 200, own.text);
 

@@ -1,20 +1,8 @@
 // The generic resource listings and ARM's answers for resource types no provider serves.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import * as armLib from './lib/arm.mjs';
 import * as az from './lib/azsim.mjs';
-
-async function adminToken(s, info) {
-  const r = await s.request('aad', `/${info.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'client_credentials', client_id: info.clientId, client_secret: info.clientSecret,
-      scope: 'https://management.azure.com/.default',
-    }).toString(),
-  });
-  assert.equal(r.status, 200, r.text);
-  return r.json().access_token;
-}
 
 describe('ARM generic resources', () => {
   let s, info, auth, sub;
@@ -27,7 +15,7 @@ describe('ARM generic resources', () => {
   before(async () => {
     s = await az.start({ inMemory: false }); // `azsim app create` needs the file store
     info = JSON.parse(az.run(['info', '--json', '--data-dir', s.dataDir]).stdout);
-    auth = `Bearer ${await adminToken(s, info)}`;
+    auth = `Bearer ${(await armLib.appToken(s, info.tenantId, info.clientId, info.clientSecret)).token}`;
     sub = `/subscriptions/${info.subscriptionId}`;
     const rg = await arm('PUT', `${sub}/resourcegroups/rg1?api-version=2021-04-01`, { location: 'westus' });
     assert.equal(rg.status, 201, rg.text);
@@ -85,23 +73,14 @@ describe('ARM generic resources', () => {
     const created = az.run(['app', 'create', 'nobody', '--data-dir', s.dataDir]);
     assert.equal(created.code, 0, created.stderr);
     const app = JSON.parse(created.stdout);
-    const t = await s.request('aad', `/${info.tenantId}/oauth2/v2.0/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials', client_id: app.appId, client_secret: app.clientSecret,
-        scope: 'https://management.azure.com/.default',
-      }).toString(),
-    });
-    assert.equal(t.status, 200, t.text);
-    const oid = JSON.parse(Buffer.from(t.json().access_token.split('.')[1], 'base64url')).oid;
+    const { token, claims } = await armLib.appToken(s, info.tenantId, app.appId, app.clientSecret);
     const r = await s.request('arm', `${sub}/resources?api-version=2021-04-01`, {
-      headers: { Authorization: `Bearer ${t.json().access_token}` },
+      headers: { Authorization: `Bearer ${token}` },
     });
     assert.equal(r.status, 403, r.text);
     assert.equal(r.json().error.code, 'AuthorizationFailed');
     assert.equal(r.json().error.message,
-      `The client '${app.appId}' with object id '${oid}' does not have authorization to perform ` +
+      `The client '${app.appId}' with object id '${claims.oid}' does not have authorization to perform ` +
       `action 'Microsoft.Resources/subscriptions/resources/read' over scope '${sub}' or the scope ` +
       'is invalid. If access was recently granted, please refresh your credentials.');
   });

@@ -74,12 +74,13 @@ export function sdkEnv(extra = {}) {
 }
 
 /**
- * Run SDK steps (see lib/aad-client.mjs) in a child `node` with exactly `env` (built with
- * sdkEnv). Resolves {byId: {id: result}, stderr}; rejects if the child fails to report.
+ * Run `script` in a child `node` with exactly `env` and the network guard loaded first, write
+ * `input` as JSON to its stdin, and resolve {output (its JSON stdout), stderr}. Rejects when the
+ * child times out or prints no JSON; `what` names it in the error.
  */
-export function runClient(steps, env, { timeoutMs = CHILD_TIMEOUT_MS } = {}) {
+export function runGuardedChild(script, input, env, { timeoutMs = CHILD_TIMEOUT_MS, what = 'SDK child' } = {}) {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--import', GUARD_SCRIPT, CLIENT_SCRIPT], {
+    const child = spawn(process.execPath, ['--import', GUARD_SCRIPT, script], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -95,7 +96,7 @@ export function runClient(steps, env, { timeoutMs = CHILD_TIMEOUT_MS } = {}) {
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      rej(new Error(`SDK child did not finish within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+      rej(new Error(`${what} did not finish within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
     }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -103,17 +104,23 @@ export function runClient(steps, env, { timeoutMs = CHILD_TIMEOUT_MS } = {}) {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      let parsed;
       try {
-        parsed = JSON.parse(stdout);
+        res({ output: JSON.parse(stdout), stderr });
       } catch {
-        rej(new Error(`SDK child exited (${code ?? signal}) without a result\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-        return;
+        rej(new Error(`${what} exited (${code ?? signal}) without a result\nstdout:\n${stdout}\nstderr:\n${stderr}`));
       }
-      res({ byId: Object.fromEntries(parsed.results.map((r) => [r.id, r])), stderr });
     });
-    child.stdin.end(JSON.stringify(steps));
+    child.stdin.end(JSON.stringify(input));
   });
+}
+
+/**
+ * Run SDK steps (see lib/aad-client.mjs) in a child `node` with exactly `env` (built with
+ * sdkEnv). Resolves {byId: {id: result}, stderr}; rejects if the child fails to report.
+ */
+export async function runClient(steps, env, { timeoutMs = CHILD_TIMEOUT_MS } = {}) {
+  const { output, stderr } = await runGuardedChild(CLIENT_SCRIPT, steps, env, { timeoutMs });
+  return { byId: Object.fromEntries(output.results.map((r) => [r.id, r])), stderr };
 }
 
 /** The result of one step, asserting it succeeded (with the child's stderr when it did not). */

@@ -2,9 +2,9 @@
 // tokens straight from the aad listener, raw ARM requests with a bearer token, the audit log, and
 // the ARM SDK child process (lib/arm-client.mjs).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import { runGuardedChild } from './aad.mjs';
 import * as az from './azsim.mjs';
 
 export const ARM = 'https://management.azure.com';
@@ -16,7 +16,6 @@ export const ROLES = {
   'User Access Administrator': '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
 };
 const CLIENT_SCRIPT = fileURLToPath(new URL('./arm-client.mjs', import.meta.url));
-const GUARD_SCRIPT = fileURLToPath(new URL('./aad-guard.mjs', import.meta.url));
 const CHILD_TIMEOUT_MS = 60_000;
 
 /**
@@ -117,49 +116,15 @@ export async function auditEntryOf(server, token, r, oid) {
  * Run the ARM SDK scenario (see lib/arm-client.mjs) in a child `node` with exactly `env`.
  * Resolves {byId: {id: result}, requests, stderr}.
  */
-export function runArmClient(scenario, env, { timeoutMs = CHILD_TIMEOUT_MS } = {}) {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--import', GUARD_SCRIPT, CLIENT_SCRIPT], {
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`ARM SDK child did not finish within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      rej(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      let parsed;
-      try {
-        parsed = JSON.parse(stdout);
-      } catch {
-        rej(new Error(`ARM SDK child exited (${code ?? signal}) without a result\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-        return;
-      }
-      res({ byId: Object.fromEntries(parsed.results.map((r) => [r.id, r])), requests: parsed.requests, stderr });
-    });
-    child.stdin.end(JSON.stringify(scenario));
-  });
+export async function runArmClient(scenario, env, { timeoutMs = CHILD_TIMEOUT_MS } = {}) {
+  const { output, stderr } = await runGuardedChild(CLIENT_SCRIPT, scenario, env,
+    { timeoutMs, what: 'ARM SDK child' });
+  return {
+    byId: Object.fromEntries(output.results.map((r) => [r.id, r])),
+    requests: output.requests,
+    stderr,
+  };
 }
 
 /** The result of one SDK step, asserting it succeeded. */
-export function okStep(run, id) {
-  const r = run.byId[id];
-  assert.ok(r, `no result for ${id}`);
-  assert.ok(r.ok, `${id} failed: ${JSON.stringify(r.error, null, 2)}\nchild stderr:\n${run.stderr}`);
-  return r;
-}
+export { okResult as okStep } from './aad.mjs';
