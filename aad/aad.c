@@ -27,8 +27,8 @@
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
-int aad_fail(struct http_request *req, int status, const char *error, int aadsts,
-             const char *fmt, ...)
+int aad_fail(struct http_request *req, int status, const char *error, int aadsts, const char *fmt,
+             ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -37,15 +37,18 @@ int aad_fail(struct http_request *req, int status, const char *error, int aadsts
     char ts[32];
     clock_format_iso8601(clock_now_ms(), ts, sizeof(ts));
     /* Entra's descriptions end with the trace and correlation ids and the time. */
-    return http_fail(req, status, error, "AADSTS%d: %s Trace ID: %s Correlation ID: %s "
-                     "Timestamp: %s", aadsts, text, req->request_id, req->request_id, ts);
+    return http_fail(req, status, error,
+                     "AADSTS%d: %s Trace ID: %s Correlation ID: %s "
+                     "Timestamp: %s",
+                     aadsts, text, req->request_id, req->request_id, ts);
 }
 
 /* ---- shared helpers ------------------------------------------------------------------------- */
 
 const char *aad_base_url(struct http_request *req)
 {
-    return arena_printf(req->arena, "https://%s", *req->host ? req->host : "login.microsoftonline.com");
+    return arena_printf(req->arena, "https://%s",
+                        *req->host ? req->host : "login.microsoftonline.com");
 }
 
 int aad_resolve_tenant(struct http_request *req, struct aad_tenant *out, bool *multi)
@@ -63,7 +66,8 @@ int aad_resolve_tenant(struct http_request *req, struct aad_tenant *out, bool *m
     if (rc == AZ_ENOTFOUND)
         return aad_fail(req, 400, "invalid_tenant", 90002,
                         "Tenant '%s' not found. Check to make sure you have the correct tenant ID "
-                        "and are signing into the correct cloud.", t);
+                        "and are signing into the correct cloud.",
+                        t);
     return rc;
 }
 
@@ -141,12 +145,12 @@ static int openid_configuration(struct http_request *req, bool v2)
     snprintf(path, sizeof(path), "%s/token", oauth);
     kv_url(w, "token_endpoint", base, tenant, path);
     kv_strings(w, "token_endpoint_auth_methods_supported",
-               (const char *const[]){"client_secret_post", "private_key_jwt",
-                                     "client_secret_basic", NULL});
+               (const char *const[]){"client_secret_post", "private_key_jwt", "client_secret_basic",
+                                     NULL});
     snprintf(path, sizeof(path), "/discovery%s/keys", adfs ? "" : v2 ? "/v2.0" : "");
     kv_url(w, "jwks_uri", base, tenant, path);
-    kv_strings(w, "response_modes_supported", (const char *const[]){"query", "fragment",
-                                                                     "form_post", NULL});
+    kv_strings(w, "response_modes_supported",
+               (const char *const[]){"query", "fragment", "form_post", NULL});
     kv_strings(w, "subject_types_supported", (const char *const[]){"pairwise", NULL});
     kv_strings(w, "id_token_signing_alg_values_supported", (const char *const[]){"RS256", NULL});
     kv_strings(w, "response_types_supported",
@@ -170,8 +174,8 @@ static int openid_configuration(struct http_request *req, bool v2)
     snprintf(path, sizeof(path), "%s/logout", oauth);
     kv_url(w, "end_session_endpoint", base, tenant, path);
     kv_strings(w, "claims_supported",
-               (const char *const[]){"sub", "iss", "aud", "exp", "iat", "auth_time", "acr",
-                                     "nonce", "preferred_username", "name", "tid", "ver", "at_hash",
+               (const char *const[]){"sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce",
+                                     "preferred_username", "name", "tid", "ver", "at_hash",
                                      "c_hash", "email", NULL});
     jw_kv_string(w, "tenant_region_scope", "NA");
     jw_kv_string(w, "cloud_instance_name", "microsoftonline.com");
@@ -225,8 +229,7 @@ static int aad_instance_discovery(struct http_request *req)
     const char *endpoint = http_query(req, "authorization_endpoint");
     const char *api = http_query(req, "api-version");
     if (!endpoint || strncmp(endpoint, "https://", 8) != 0)
-        return aad_fail(req, 400, "invalid_instance", 50049,
-                        "Unknown or invalid instance.");
+        return aad_fail(req, 400, "invalid_instance", 50049, "Unknown or invalid instance.");
     const char *host_start = endpoint + 8;
     size_t host_len = strcspn(host_start, "/");
     const char *tenant_start = host_start + host_len + (host_start[host_len] == '/');

@@ -15,8 +15,8 @@ struct token_key;
 int aad_resolve_tenant(struct http_request *req, struct aad_tenant *out, bool *multi);
 
 /* Fail with Entra's error shape: `error` (invalid_client, …), the AADSTS code and a message. */
-int aad_fail(struct http_request *req, int status, const char *error, int aadsts,
-             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int aad_fail(struct http_request *req, int status, const char *error, int aadsts, const char *fmt,
+             ...) __attribute__((format(printf, 5, 6)));
 
 /* The active signing key, cached in the thread's module state; NULL (logged) when there is none. */
 const struct token_key *aad_signing_key(struct http_request *req);
@@ -28,7 +28,7 @@ const char *aad_base_url(struct http_request *req);
 void aad_render_error(struct http_request *req, int status, const char *code, const char *message);
 
 int aad_graph_get_by_ids(struct http_request *req); /* POST /v1.0/directoryObjects/getByIds */
-int aad_token(struct http_request *req);    /* POST /{tenant}/oauth2/v2.0/token */
-int aad_token_v1(struct http_request *req); /* POST /{tenant}/oauth2/token */
+int aad_token(struct http_request *req);            /* POST /{tenant}/oauth2/v2.0/token */
+int aad_token_v1(struct http_request *req);         /* POST /{tenant}/oauth2/token */
 
 #endif

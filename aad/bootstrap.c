@@ -61,8 +61,8 @@ static char *new_password(void)
 static int ensure_tenant(struct store *s, const struct aad_identity *want, struct aad_identity *out)
 {
     struct aad_tenant t;
-    int rc = want->tenant_id[0] ? aad_tenant_find(s, want->tenant_id, &t)
-                                : aad_tenant_default(s, &t);
+    int rc =
+        want->tenant_id[0] ? aad_tenant_find(s, want->tenant_id, &t) : aad_tenant_default(s, &t);
     if (rc == 0) {
         snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", t.id);
         snprintf(out->tenant_domain, sizeof(out->tenant_domain), "%s", t.domain);

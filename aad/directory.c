@@ -71,7 +71,8 @@ static int row(struct store *s, const char *sql, int nparams, ...)
 
 int aad_tenant_find(struct store *s, const char *id_or_domain, struct aad_tenant *out)
 {
-    return row(s, "SELECT id, domain, display_name FROM tenants WHERE id = lower(?1) OR domain = ?1",
+    return row(s,
+               "SELECT id, domain, display_name FROM tenants WHERE id = lower(?1) OR domain = ?1",
                1, id_or_domain, COL(out->id), COL(out->domain), COL(out->display_name), NULL);
 }
 
@@ -83,8 +84,9 @@ int aad_tenant_default(struct store *s, struct aad_tenant *out)
 
 int aad_tenant_create(struct store *s, const char *id, const char *domain, const char *name)
 {
-    return store_run(s, "INSERT INTO tenants(id, domain, display_name, created_at) "
-                        "VALUES(lower(?1), ?2, ?3, ?4)",
+    return store_run(s,
+                     "INSERT INTO tenants(id, domain, display_name, created_at) "
+                     "VALUES(lower(?1), ?2, ?3, ?4)",
                      "sssi", id, domain, name, now_ms());
 }
 
@@ -123,8 +125,10 @@ int aad_client_find(struct store *s, const char *tenant_id, const char *app_id,
 int aad_client_secret_check(struct store *s, const char *app_id, const char *secret)
 {
     struct store_stmt *st;
-    if (store_prepare(s, "SELECT secret_hash FROM credentials WHERE app_id = ?1 AND "
-                         "kind = 'password' AND not_before <= ?2 AND not_after > ?2", &st) != 0)
+    if (store_prepare(s,
+                      "SELECT secret_hash FROM credentials WHERE app_id = ?1 AND "
+                      "kind = 'password' AND not_before <= ?2 AND not_after > ?2",
+                      &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, app_id);
     store_bind_int64(st, 2, now_ms());
@@ -142,9 +146,11 @@ int aad_client_certificate(struct store *s, const char *app_id, const char *x5t,
 {
     *out = NULL;
     struct store_stmt *st;
-    if (store_prepare(s, "SELECT cert_der FROM credentials WHERE app_id = ?1 AND "
-                         "kind = 'certificate' AND (x5t = ?2 OR x5t_s256 = ?3) AND "
-                         "not_before <= ?4 AND not_after > ?4", &st) != 0)
+    if (store_prepare(s,
+                      "SELECT cert_der FROM credentials WHERE app_id = ?1 AND "
+                      "kind = 'certificate' AND (x5t = ?2 OR x5t_s256 = ?3) AND "
+                      "not_before <= ?4 AND not_after > ?4",
+                      &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, app_id);
     store_bind_text(st, 2, x5t);
@@ -193,13 +199,14 @@ static int add_credential(struct store *s, const char *app_id, const char *kind,
     struct arena *a = arena_new();
     unsigned char *der = NULL;
     long n = cert ? base64_decode(a, token_key_x5c(cert), strlen(token_key_x5c(cert)), &der) : 0;
-    int rc = store_run(s,
-                       "INSERT INTO credentials(id, app_id, kind, secret_hash, hint, cert_der, x5t, "
-                       "x5t_s256, not_before, not_after) "
-                       "VALUES(?1, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                       "sssssbssii", id, app_id, kind, secret_hash, hint, (const void *)der,
-                       (size_t)(n > 0 ? n : 0), cert ? token_key_kid(cert) : NULL,
-                       cert ? token_key_x5t_s256(cert) : NULL, now_ms() - 60000, not_after);
+    int rc =
+        store_run(s,
+                  "INSERT INTO credentials(id, app_id, kind, secret_hash, hint, cert_der, x5t, "
+                  "x5t_s256, not_before, not_after) "
+                  "VALUES(?1, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                  "sssssbssii", id, app_id, kind, secret_hash, hint, (const void *)der,
+                  (size_t)(n > 0 ? n : 0), cert ? token_key_kid(cert) : NULL,
+                  cert ? token_key_x5t_s256(cert) : NULL, now_ms() - 60000, not_after);
     arena_free(a);
     return rc;
 }
@@ -236,8 +243,8 @@ int aad_resource_application(struct store *s, const char *tenant_id, const char 
 int aad_user_find(struct store *s, const char *upn, struct aad_user *out)
 {
     return row(s, "SELECT object_id, tenant_id, upn, display_name FROM users WHERE upn = ?1", 1,
-               upn, COL(out->object_id), COL(out->tenant_id), COL(out->upn),
-               COL(out->display_name), NULL);
+               upn, COL(out->object_id), COL(out->tenant_id), COL(out->upn), COL(out->display_name),
+               NULL);
 }
 
 int aad_user_by_id(struct store *s, const char *object_id, struct aad_user *out)
@@ -250,8 +257,8 @@ int aad_user_by_id(struct store *s, const char *object_id, struct aad_user *out)
 int aad_user_password_check(struct store *s, const char *object_id, const char *password)
 {
     char hash[256];
-    int rc = row(s, "SELECT password_hash FROM users WHERE object_id = ?1", 1, object_id,
-                 COL(hash), NULL);
+    int rc = row(s, "SELECT password_hash FROM users WHERE object_id = ?1", 1, object_id, COL(hash),
+                 NULL);
     if (rc != 0)
         return rc == AZ_ENOTFOUND ? AZ_EDENIED : rc;
     return secret_matches(hash, password) ? 0 : AZ_EDENIED;
@@ -311,9 +318,10 @@ int aad_refresh_token_redeem(struct store *s, const char *token, const char *cli
     char user_id[40];
     char expires[24];
     char client[40];
-    int rc = row(s, "SELECT user_id, expires_at, client_id FROM refresh_tokens "
-                    "WHERE token_hash = ?1", 1, hash, COL(user_id), COL(expires), COL(client),
-                 NULL);
+    int rc = row(s,
+                 "SELECT user_id, expires_at, client_id FROM refresh_tokens "
+                 "WHERE token_hash = ?1",
+                 1, hash, COL(user_id), COL(expires), COL(client), NULL);
     free(hash);
     if (rc != 0)
         return rc;
@@ -342,8 +350,10 @@ int aad_signing_key_active(struct store *s, struct token_key **out)
 {
     *out = NULL;
     struct store_stmt *st;
-    if (store_prepare(s, "SELECT cert_pem, key_pem FROM signing_keys WHERE active = 1 "
-                         "AND retired_at IS NULL", &st) != 0)
+    if (store_prepare(s,
+                      "SELECT cert_pem, key_pem FROM signing_keys WHERE active = 1 "
+                      "AND retired_at IS NULL",
+                      &st) != 0)
         return AZ_ESTORE;
     int rc = store_step(st) == 1 ? key_from_row(st, out) : AZ_ENOTFOUND;
     store_finalize(st);
@@ -360,8 +370,9 @@ int aad_signing_key_rotate(struct store *s, char kid[64])
     snprintf(kid, 64, "%s", token_key_kid(k));
     int rc = store_run(s, "UPDATE signing_keys SET active = 0", "");
     if (rc == 0)
-        rc = store_run(s, "INSERT INTO signing_keys(kid, cert_pem, key_pem, active, created_at) "
-                          "VALUES(?1, ?2, ?3, 1, ?4)",
+        rc = store_run(s,
+                       "INSERT INTO signing_keys(kid, cert_pem, key_pem, active, created_at) "
+                       "VALUES(?1, ?2, ?3, 1, ?4)",
                        "sssi", kid, cert_pem, key_pem, now_ms());
     free(cert_pem);
     free(key_pem);
@@ -371,8 +382,10 @@ int aad_signing_key_rotate(struct store *s, char kid[64])
 
 int aad_signing_key_retire(struct store *s, const char *kid)
 {
-    int rc = store_run(s, "UPDATE signing_keys SET retired_at = ?2 WHERE kid = ?1 AND active = 0 "
-                          "AND retired_at IS NULL", "si", kid, now_ms());
+    int rc = store_run(s,
+                       "UPDATE signing_keys SET retired_at = ?2 WHERE kid = ?1 AND active = 0 "
+                       "AND retired_at IS NULL",
+                       "si", kid, now_ms());
     if (rc == 0 && store_changes(s) == 0)
         return AZ_ENOTFOUND;
     return rc;
@@ -382,8 +395,10 @@ int aad_signing_keys_each(struct store *s, void (*fn)(void *arg, struct token_ke
                           void *arg)
 {
     struct store_stmt *st;
-    if (store_prepare(s, "SELECT cert_pem, NULL, active FROM signing_keys "
-                         "WHERE retired_at IS NULL ORDER BY active DESC, created_at DESC", &st) != 0)
+    if (store_prepare(s,
+                      "SELECT cert_pem, NULL, active FROM signing_keys "
+                      "WHERE retired_at IS NULL ORDER BY active DESC, created_at DESC",
+                      &st) != 0)
         return AZ_ESTORE;
     while (store_step(st) == 1) {
         struct token_key *k;

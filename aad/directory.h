@@ -23,10 +23,10 @@ struct aad_tenant {
 /* An application or managed identity as a client: its service principal in a tenant. */
 struct aad_client {
     char app_id[40];
-    char object_id[40];  /* the service principal's object id: the token's oid */
+    char object_id[40]; /* the service principal's object id: the token's oid */
     char tenant_id[40];
     char display_name[256];
-    char type[32];       /* Application | ManagedIdentity */
+    char type[32]; /* Application | ManagedIdentity */
     bool public_client;
 };
 

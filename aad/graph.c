@@ -44,15 +44,17 @@ static int graph_authenticate(struct http_request *req)
     if (rc == 0)
         return 0;
     return http_fail(req, 401, "InvalidAuthenticationToken",
-                     rc == AZ_ENOTFOUND ? "Access token is empty." : "Access token validation "
-                                                                      "failure. Invalid audience.");
+                     rc == AZ_ENOTFOUND ? "Access token is empty."
+                                        : "Access token validation "
+                                          "failure. Invalid audience.");
 }
 
 static void write_object(struct json_writer *w, struct store_stmt *st)
 {
     bool user = strcmp(store_column_text(st, 0), "user") == 0;
     jw_object_open(w);
-    jw_kv_string(w, "@odata.type", user ? "#microsoft.graph.user" : "#microsoft.graph.servicePrincipal");
+    jw_kv_string(w, "@odata.type",
+                 user ? "#microsoft.graph.user" : "#microsoft.graph.servicePrincipal");
     jw_kv_string(w, "id", store_column_text(st, 1));
     jw_kv_string(w, "displayName", store_column_text(st, 3));
     if (user) {

@@ -27,11 +27,11 @@
 
 /* Azure's own resources: tokens may be requested for them in every tenant. */
 static const char *const azure_resources[] = {
-    "https://management.azure.com",  "https://management.core.windows.net",
-    "https://vault.azure.net",       "https://storage.azure.com",
-    "https://graph.microsoft.com",   "https://graph.windows.net",
-    "https://database.windows.net",  "https://servicebus.azure.net",
-    "https://eventhubs.azure.net",   "https://cognitiveservices.azure.com",
+    "https://management.azure.com", "https://management.core.windows.net",
+    "https://vault.azure.net",      "https://storage.azure.com",
+    "https://graph.microsoft.com",  "https://graph.windows.net",
+    "https://database.windows.net", "https://servicebus.azure.net",
+    "https://eventhubs.azure.net",  "https://cognitiveservices.azure.com",
 };
 
 /* Scopes that ask for something besides an access token, not for a resource. */
@@ -42,14 +42,14 @@ struct grant {
     struct http_headers form;
     bool v1;
     struct aad_tenant tenant;
-    bool multi;                /* organizations / common: the user's tenant decides */
+    bool multi; /* organizations / common: the user's tenant decides */
     const char *client_id;
-    const char *resource;      /* the audience, as requested */
-    const char *scope;         /* v2: echoed back */
-    bool wants_refresh;        /* offline_access */
+    const char *resource; /* the audience, as requested */
+    const char *scope;    /* v2: echoed back */
+    bool wants_refresh;   /* offline_access */
     /* Who the token is for. */
     const char *oid;
-    const char *appidacr;      /* 0 public client, 1 secret, 2 certificate */
+    const char *appidacr; /* 0 public client, 1 secret, 2 certificate */
     const struct aad_user *user;
 };
 
@@ -96,7 +96,8 @@ static int resource_from_scope(struct grant *g)
                 return aad_fail(g->req, 400, "invalid_scope", 28000,
                                 "Provided value for the input parameter scope is not valid "
                                 "because it contains more than one resource. Scope %s is not "
-                                "valid.", scope);
+                                "valid.",
+                                scope);
             found = p;
             found_len = n;
         }
@@ -213,8 +214,8 @@ static int check_assertion(struct grant *g, const char *assertion)
     struct jwt t;
     const char *reason;
     if (jwt_parse(req->arena, assertion, &t, &reason) != 0)
-        return aad_fail(req, 400, "invalid_client", 50027,
-                        "JWT token is invalid or malformed: %s.", reason);
+        return aad_fail(req, 400, "invalid_client", 50027, "JWT token is invalid or malformed: %s.",
+                        reason);
     const char *x5t = unpadded(req->arena, json_string(json_get(t.header, "x5t")));
     const char *x5t_s256 = unpadded(req->arena, json_string(json_get(t.header, "x5t#S256")));
     const char *iss = json_string(json_get(t.payload, "iss"));
@@ -234,8 +235,8 @@ static int check_assertion(struct grant *g, const char *assertion)
         rc = aad_fail(req, 401, "invalid_client", 700027,
                       "The certificate with identifier used to sign the client assertion is not "
                       "registered on application '%s'. [Reason - The key was not found., "
-                      "Thumbprint of key used by client: '%s']", g->client_id,
-                      x5t ? x5t : x5t_s256);
+                      "Thumbprint of key used by client: '%s']",
+                      g->client_id, x5t ? x5t : x5t_s256);
     } else if (jwt_verify_signature(&t, cert, TOKEN_RS256 | TOKEN_PS256, &reason) != 0) {
         rc = aad_fail(req, 401, "invalid_client", 700027,
                       "Client assertion failed signature validation: %s.", reason);
@@ -246,7 +247,8 @@ static int check_assertion(struct grant *g, const char *assertion)
     } else if (!aud || !assertion_audience_ok(g, aud)) {
         rc = aad_fail(req, 401, "invalid_client", 50027,
                       "Invalid JWT token. The audience of the client assertion must be this "
-                      "tenant's token endpoint, not '%s'.", aud ? aud : "");
+                      "tenant's token endpoint, not '%s'.",
+                      aud ? aud : "");
     } else if (!has_exp || exp + TOKEN_SKEW_SECONDS < now || nbf - TOKEN_SKEW_SECONDS > now) {
         rc = aad_fail(req, 401, "invalid_client", 700024,
                       "Client assertion is not within its valid time range. Current time: %lld, "
@@ -266,7 +268,8 @@ static int grant_client_credentials(struct grant *g, struct aad_client *client)
     if (g->multi)
         return aad_fail(req, 400, "invalid_request", 90009,
                         "Application '%s' is requesting a token for itself; use a tenant-specific "
-                        "endpoint, not '%s'.", g->client_id, http_param(req, "tenant"));
+                        "endpoint, not '%s'.",
+                        g->client_id, http_param(req, "tenant"));
     const char *secret = field(g, "client_secret");
     if (!secret)
         secret = basic_secret(g);
@@ -287,7 +290,8 @@ static int grant_client_credentials(struct grant *g, struct aad_client *client)
             return aad_fail(req, 401, "invalid_client", 7000215,
                             "Invalid client secret provided. Ensure the secret being sent in the "
                             "request is the client secret value, not the client secret ID, for a "
-                            "secret added to app '%s'.", client->app_id);
+                            "secret added to app '%s'.",
+                            client->app_id);
         g->appidacr = "1";
     } else {
         return aad_fail(req, 401, "invalid_client", 7000218,
@@ -438,8 +442,8 @@ static char *id_token(struct grant *g, const struct token_key *key, int64_t now)
     struct json_writer *w = json_writer_new();
     jw_object_open(w);
     jw_kv_string(w, "aud", g->client_id);
-    jw_kv_string(w, "iss", arena_printf(g->req->arena, "%s/%s/v2.0", aad_base_url(g->req),
-                                        g->tenant.id));
+    jw_kv_string(w, "iss",
+                 arena_printf(g->req->arena, "%s/%s/v2.0", aad_base_url(g->req), g->tenant.id));
     jw_kv_int(w, "iat", now);
     jw_kv_int(w, "nbf", now);
     jw_kv_int(w, "exp", now + ACCESS_TOKEN_SECONDS);
@@ -473,8 +477,8 @@ static int issue(struct grant *g, const struct aad_client *client)
     char *refresh = NULL;
     if (!at)
         return http_fail(req, 500, "temporarily_unavailable", "The token could not be signed.");
-    if (g->user && aad_refresh_token_issue(req->store, g->user->object_id, client->app_id,
-                                           &refresh) != 0)
+    if (g->user &&
+        aad_refresh_token_issue(req->store, g->user->object_id, client->app_id, &refresh) != 0)
         return http_fail(req, 500, "temporarily_unavailable", "The directory is unavailable.");
 
     struct json_writer *w = json_writer_new();

@@ -175,7 +175,8 @@ int arm_authorize(struct http_request *req, const char *action)
     if (sub && arm_require_subscription(req, sub) != 0)
         return AZ_EREPLIED;
     struct rbac_decision d;
-    if (rbac_check(req->store, req->caller->oid, RBAC_ACTION, action, *scope ? scope : "/", &d) != 0)
+    if (rbac_check(req->store, req->caller->oid, RBAC_ACTION, action, *scope ? scope : "/", &d) !=
+        0)
         return http_fail(req, 500, "InternalServerError", "The authorization store failed.");
     audit_record(req->store, &(struct audit_entry){
                                  .module = "arm",
@@ -292,9 +293,15 @@ int arm_get_subscription(struct http_request *req)
 
 /* A handful of real regions: enough for clients that validate a location against the list. */
 static const char *const locations[][2] = {
-    {"eastus", "East US"},           {"eastus2", "East US 2"},      {"westus", "West US"},
-    {"westus2", "West US 2"},        {"centralus", "Central US"},   {"northeurope", "North Europe"},
-    {"westeurope", "West Europe"},   {"uksouth", "UK South"},       {"southeastasia", "Southeast Asia"},
+    {"eastus", "East US"},
+    {"eastus2", "East US 2"},
+    {"westus", "West US"},
+    {"westus2", "West US 2"},
+    {"centralus", "Central US"},
+    {"northeurope", "North Europe"},
+    {"westeurope", "West Europe"},
+    {"uksouth", "UK South"},
+    {"southeastasia", "Southeast Asia"},
     {"australiaeast", "Australia East"},
 };
 
@@ -305,8 +312,9 @@ int arm_list_locations(struct http_request *req)
     jw_list_open(w);
     for (size_t i = 0; i < ARRAY_SIZE(locations); i++) {
         jw_object_open(w);
-        jw_kv_string(w, "id",
-                     arena_printf(req->arena, "/subscriptions/%s/locations/%s", sub, locations[i][0]));
+        jw_kv_string(
+            w, "id",
+            arena_printf(req->arena, "/subscriptions/%s/locations/%s", sub, locations[i][0]));
         jw_kv_string(w, "name", locations[i][0]);
         jw_kv_string(w, "type", "Region");
         jw_kv_string(w, "displayName", locations[i][1]);
@@ -366,7 +374,8 @@ static int arm_get_metadata_endpoints(struct http_request *req)
     const char *login = public || !aad ? "https://login.microsoftonline.com/"
                                        : arena_printf(req->arena, "%s/adfs", aad);
     const char *audience = public ? "https://management.core.windows.net/" : arm;
-    const char *graph = public || !aad ? "https://graph.windows.net/" : arena_printf(req->arena, "%s/", aad);
+    const char *graph =
+        public || !aad ? "https://graph.windows.net/" : arena_printf(req->arena, "%s/", aad);
     bool v2019 = strcmp(http_query(req, "api-version"), "2019-05-01") >= 0;
     struct json_writer *w = json_writer_new();
     if (v2019)
@@ -375,7 +384,8 @@ static int arm_get_metadata_endpoints(struct http_request *req)
     if (v2019) {
         jw_kv_string(w, "name", public ? "AzureCloud" : "azsim");
         jw_kv_string(w, "resourceManager", public ? "https://management.azure.com/" : arm);
-        jw_kv_string(w, "microsoftGraphResourceId", public ? "https://graph.microsoft.com/" : graph);
+        jw_kv_string(w, "microsoftGraphResourceId",
+                     public ? "https://graph.microsoft.com/" : graph);
         jw_kv_string(w, "graph", graph);
         jw_key(w, "suffixes");
         jw_object_open(w);
@@ -394,7 +404,8 @@ static int arm_get_metadata_endpoints(struct http_request *req)
     jw_key(w, "audiences");
     jw_array_open(w);
     jw_string(w, audience);
-    jw_string(w, public ? "https://management.azure.com/" : arena_printf(req->arena, "https://%s", req->host));
+    jw_string(w, public ? "https://management.azure.com/"
+                        : arena_printf(req->arena, "https://%s", req->host));
     jw_array_close(w);
     jw_kv_string(w, "tenant", public ? "common" : "adfs");
     jw_kv_string(w, "identityProvider", public ? "AAD" : "ADFS");

@@ -99,9 +99,11 @@ int arm_list_role_definitions(struct http_request *req)
     const char *name = arm_filter_value(req, "roleName");
     const char *type = arm_filter_value(req, "type");
     struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT " DEFINITION_COLUMNS " FROM role_definitions "
-                                  "WHERE (?1 IS NULL OR role_name = ?1) AND "
-                                  "(?2 IS NULL OR role_type = ?2) ORDER BY role_name", &st) != 0)
+    if (store_prepare(req->store,
+                      "SELECT " DEFINITION_COLUMNS " FROM role_definitions "
+                      "WHERE (?1 IS NULL OR role_name = ?1) AND "
+                      "(?2 IS NULL OR role_type = ?2) ORDER BY role_name",
+                      &st) != 0)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, name);
     store_bind_text(st, 2, type);
@@ -121,8 +123,10 @@ int arm_list_role_definitions(struct http_request *req)
 static int reply_definition(struct http_request *req, const char *id, int status)
 {
     struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT " DEFINITION_COLUMNS " FROM role_definitions "
-                                  "WHERE id = lower(?1)", &st) != 0)
+    if (store_prepare(req->store,
+                      "SELECT " DEFINITION_COLUMNS " FROM role_definitions "
+                      "WHERE id = lower(?1)",
+                      &st) != 0)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, id);
     if (store_step(st) != 1) {
@@ -222,9 +226,11 @@ int arm_delete_role_definition(struct http_request *req)
 {
     const char *id = http_param(req, "roleDefinitionId");
     struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT role_type, (SELECT count(*) FROM role_assignments "
-                                  "WHERE role_definition_id = lower(?1)) FROM role_definitions "
-                                  "WHERE id = lower(?1)", &st) != 0)
+    if (store_prepare(req->store,
+                      "SELECT role_type, (SELECT count(*) FROM role_assignments "
+                      "WHERE role_definition_id = lower(?1)) FROM role_definitions "
+                      "WHERE id = lower(?1)",
+                      &st) != 0)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, id);
     int found = store_step(st);
@@ -263,9 +269,9 @@ static void write_assignment(struct http_request *req, struct json_writer *w, st
     char when[32];
     clock_format_iso8601(store_column_int64(st, 7), when, sizeof(when));
     jw_object_open(w);
-    jw_kv_string(w, "id", arena_printf(req->arena, "%s" ASSIGNMENTS "%s",
-                                       strcmp(scope, "/") == 0 ? "" : scope,
-                                       store_column_text(st, 0)));
+    jw_kv_string(w, "id",
+                 arena_printf(req->arena, "%s" ASSIGNMENTS "%s",
+                              strcmp(scope, "/") == 0 ? "" : scope, store_column_text(st, 0)));
     jw_kv_string(w, "name", store_column_text(st, 0));
     jw_kv_string(w, "type", "Microsoft.Authorization/roleAssignments");
     jw_key(w, "properties");
@@ -293,8 +299,10 @@ static int find_assignment(struct http_request *req, struct json_writer *w)
 {
     const char *scope = request_scope(req);
     struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT " ASSIGNMENT_COLUMNS " FROM role_assignments "
-                                  "WHERE id = lower(?1) AND scope = ?2", &st) != 0)
+    if (store_prepare(req->store,
+                      "SELECT " ASSIGNMENT_COLUMNS " FROM role_assignments "
+                      "WHERE id = lower(?1) AND scope = ?2",
+                      &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, http_param(req, "roleAssignmentName"));
     store_bind_text(st, 2, *scope ? scope : "/");
@@ -313,7 +321,8 @@ int arm_get_role_assignment(struct http_request *req)
         return arm_reply(req, 200, w);
     json_writer_free(w);
     if (rc == AZ_ENOTFOUND)
-        return http_fail(req, 404, "RoleAssignmentNotFound", "The role assignment '%s' is not found.",
+        return http_fail(req, 404, "RoleAssignmentNotFound",
+                         "The role assignment '%s' is not found.",
                          http_param(req, "roleAssignmentName"));
     return http_fail(req, 500, "InternalServerError", "The store could not be read.");
 }
@@ -322,13 +331,15 @@ int arm_get_role_assignment(struct http_request *req)
 static const char *principal_type(struct http_request *req, const char *id)
 {
     struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT 'User' FROM users WHERE object_id = lower(?1) UNION ALL "
-                                  "SELECT 'ServicePrincipal' FROM service_principals "
-                                  "WHERE object_id = lower(?1)", &st) != 0)
+    if (store_prepare(req->store,
+                      "SELECT 'User' FROM users WHERE object_id = lower(?1) UNION ALL "
+                      "SELECT 'ServicePrincipal' FROM service_principals "
+                      "WHERE object_id = lower(?1)",
+                      &st) != 0)
         return NULL;
     store_bind_text(st, 1, id);
-    const char *type = store_step(st) == 1 ? arena_strdup(req->arena, store_column_text(st, 0))
-                                           : NULL;
+    const char *type =
+        store_step(st) == 1 ? arena_strdup(req->arena, store_column_text(st, 0)) : NULL;
     store_finalize(st);
     return type;
 }
@@ -342,7 +353,8 @@ int arm_create_role_assignment(struct http_request *req)
     if (!uuid_valid(name))
         return http_fail(req, 400, "InvalidRoleAssignmentId",
                          "The role assignment ID '%s' is not valid. The role assignment ID must be "
-                         "a GUID.", name);
+                         "a GUID.",
+                         name);
     struct json *body = arm_body(req);
     if (!body)
         return AZ_EREPLIED;
@@ -358,8 +370,10 @@ int arm_create_role_assignment(struct http_request *req)
     struct store_stmt *st = NULL;
     char scopes[4096] = "";
     bool role_found = false;
-    if (role_guid && store_prepare(req->store, "SELECT assignable_scopes FROM role_definitions "
-                                               "WHERE id = lower(?1)", &st) == 0) {
+    if (role_guid && store_prepare(req->store,
+                                   "SELECT assignable_scopes FROM role_definitions "
+                                   "WHERE id = lower(?1)",
+                                   &st) == 0) {
         store_bind_text(st, 1, role_guid);
         role_found = store_step(st) == 1;
         if (role_found)
@@ -383,7 +397,8 @@ int arm_create_role_assignment(struct http_request *req)
     } else if (!assignable_at(scopes, scope)) {
         http_fail(req, 403, "InvalidCreateRoleAssignmentRequest",
                   "The role definition '%s' cannot be assigned at scope '%s': it is not among "
-                  "its assignable scopes.", role_guid, scope);
+                  "its assignable scopes.",
+                  role_guid, scope);
     } else if (store_prepare(req->store,
                              "INSERT INTO role_assignments(id, scope, role_definition_id, "
                              "principal_id, principal_type, description, created_by, created_at) "
@@ -424,8 +439,8 @@ int arm_delete_role_assignment(struct http_request *req)
         return http_reply(req, 204, NULL, "", 0);
     }
     struct store_stmt *st;
-    if (rc != 0 || store_prepare(req->store, "DELETE FROM role_assignments WHERE id = lower(?1)",
-                                 &st) != 0) {
+    if (rc != 0 ||
+        store_prepare(req->store, "DELETE FROM role_assignments WHERE id = lower(?1)", &st) != 0) {
         json_writer_free(w);
         return http_fail(req, 500, "InternalServerError", "The store could not be written.");
     }
@@ -450,8 +465,9 @@ int arm_list_role_assignments(struct http_request *req)
     if (!principal)
         principal = arm_filter_value(req, "assignedTo");
     struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT " ASSIGNMENT_COLUMNS " FROM role_assignments "
-                                  "WHERE ?1 IS NULL OR principal_id = lower(?1) ORDER BY created_at",
+    if (store_prepare(req->store,
+                      "SELECT " ASSIGNMENT_COLUMNS " FROM role_assignments "
+                      "WHERE ?1 IS NULL OR principal_id = lower(?1) ORDER BY created_at",
                       &st) != 0)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, principal);
@@ -475,9 +491,11 @@ int arm_list_permissions(struct http_request *req)
 {
     const char *scope = request_scope(req);
     struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT a.scope, d.permissions FROM role_assignments a "
-                                  "JOIN role_definitions d ON d.id = a.role_definition_id "
-                                  "WHERE a.principal_id = lower(?1)", &st) != 0)
+    if (store_prepare(req->store,
+                      "SELECT a.scope, d.permissions FROM role_assignments a "
+                      "JOIN role_definitions d ON d.id = a.role_definition_id "
+                      "WHERE a.principal_id = lower(?1)",
+                      &st) != 0)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, req->caller->oid);
     struct json_writer *w = json_writer_new();

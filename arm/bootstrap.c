@@ -51,8 +51,9 @@ static int load_builtin_roles(struct store *s)
     }
     struct json *roles;
     char err[128];
-    int rc = json_parse(azsim_builtin_roles, (size_t)(azsim_builtin_roles_end - azsim_builtin_roles),
-                        &roles, err, sizeof(err));
+    int rc =
+        json_parse(azsim_builtin_roles, (size_t)(azsim_builtin_roles_end - azsim_builtin_roles),
+                   &roles, err, sizeof(err));
     if (rc != 0) {
         LOG_ERROR("arm", "the compiled-in built-in roles do not parse: %s", err);
         free(digest);

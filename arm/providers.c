@@ -37,9 +37,10 @@ static void write_provider(struct http_request *req, struct json_writer *w, size
                            const char *sub)
 {
     jw_object_open(w);
-    jw_kv_string(w, "id", sub ? arena_printf(req->arena, "/subscriptions/%s/providers/%s", sub,
-                                             providers[i].namespace)
-                              : arena_printf(req->arena, "/providers/%s", providers[i].namespace));
+    jw_kv_string(w, "id",
+                 sub ? arena_printf(req->arena, "/subscriptions/%s/providers/%s", sub,
+                                    providers[i].namespace)
+                     : arena_printf(req->arena, "/providers/%s", providers[i].namespace));
     jw_kv_string(w, "namespace", providers[i].namespace);
     jw_kv_string(w, "registrationState", "Registered");
     jw_kv_string(w, "registrationPolicy", "RegistrationRequired");

@@ -34,7 +34,8 @@ static void write_group_row(struct http_request *req, struct json_writer *w, con
 {
     const char *name = store_column_text(st, 0);
     jw_object_open(w);
-    jw_kv_string(w, "id", arena_printf(req->arena, "/subscriptions/%s/resourceGroups/%s", sub, name));
+    jw_kv_string(w, "id",
+                 arena_printf(req->arena, "/subscriptions/%s/resourceGroups/%s", sub, name));
     jw_kv_string(w, "name", name);
     jw_kv_string(w, "type", "Microsoft.Resources/resourceGroups");
     jw_kv_string(w, "location", store_column_text(st, 1));
@@ -61,8 +62,10 @@ static int find_group(struct http_request *req, struct json_writer *w)
 {
     const char *sub = http_param(req, "subscriptionId");
     struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT name, location, tags, managed_by FROM resource_groups "
-                                  "WHERE subscription_id = lower(?1) AND name = ?2", &st) != 0)
+    if (store_prepare(req->store,
+                      "SELECT name, location, tags, managed_by FROM resource_groups "
+                      "WHERE subscription_id = lower(?1) AND name = ?2",
+                      &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, sub);
     store_bind_text(st, 2, http_param(req, "resourceGroupName"));
@@ -142,7 +145,8 @@ int arm_create_resource_group(struct http_request *req)
                          "The provided resource group name '%s' has these invalid characters or "
                          "length. The name can only contain alphanumeric, underscore, parentheses, "
                          "hyphen, period (except at end), and Unicode characters that match the "
-                         "allowed characters, and be 1 to 90 characters long.", name);
+                         "allowed characters, and be 1 to 90 characters long.",
+                         name);
     struct json *body = arm_body(req);
     if (!body)
         return AZ_EREPLIED;
@@ -157,11 +161,12 @@ int arm_create_resource_group(struct http_request *req)
     } else {
         bool existed = find_group(req, NULL) == 0;
         struct store_stmt *st;
-        rc = group_statement(req,
-                             "INSERT INTO resource_groups(subscription_id, name, location, tags, "
-                             "created_at) VALUES(lower(?1), ?2, lower(?3), ?4, ?5) "
-                             "ON CONFLICT(subscription_id, name) DO UPDATE SET tags = excluded.tags",
-                             &st);
+        rc =
+            group_statement(req,
+                            "INSERT INTO resource_groups(subscription_id, name, location, tags, "
+                            "created_at) VALUES(lower(?1), ?2, lower(?3), ?4, ?5) "
+                            "ON CONFLICT(subscription_id, name) DO UPDATE SET tags = excluded.tags",
+                            &st);
         if (rc == 0) {
             store_bind_text(st, 3, location);
             store_bind_text(st, 4, tags);
@@ -202,8 +207,9 @@ int arm_update_resource_group(struct http_request *req)
         rc = AZ_EREPLIED;
     } else {
         struct store_stmt *st;
-        if (tags && (rc = group_statement(req, "UPDATE resource_groups SET tags = ?3 WHERE "
-                                               "subscription_id = lower(?1) AND name = ?2",
+        if (tags && (rc = group_statement(req,
+                                          "UPDATE resource_groups SET tags = ?3 WHERE "
+                                          "subscription_id = lower(?1) AND name = ?2",
                                           &st)) == 0) {
             store_bind_text(st, 3, tags);
             rc = finish(st);
@@ -224,16 +230,21 @@ int arm_delete_resource_group(struct http_request *req)
     struct store *s = req->store;
     struct store_stmt *st = NULL;
     rc = store_begin(s);
-    if (rc == 0 && (rc = group_statement(req, "DELETE FROM resource_groups WHERE "
-                                              "subscription_id = lower(?1) AND name = ?2",
+    if (rc == 0 && (rc = group_statement(req,
+                                         "DELETE FROM resource_groups WHERE "
+                                         "subscription_id = lower(?1) AND name = ?2",
                                          &st)) == 0)
         rc = finish(st);
     if (rc == 0)
-        rc = store_run(s, "DELETE FROM resources WHERE subscription_id = lower(?1) AND "
-                          "resource_group = ?2",
-                       "ss", http_param(req, "subscriptionId"), http_param(req, "resourceGroupName"));
-    if (rc == 0 && (rc = store_prepare(s, "DELETE FROM role_assignments WHERE scope = ?1 OR "
-                                          "scope LIKE ?1 || '/%'", &st)) == 0) {
+        rc = store_run(s,
+                       "DELETE FROM resources WHERE subscription_id = lower(?1) AND "
+                       "resource_group = ?2",
+                       "ss", http_param(req, "subscriptionId"),
+                       http_param(req, "resourceGroupName"));
+    if (rc == 0 && (rc = store_prepare(s,
+                                       "DELETE FROM role_assignments WHERE scope = ?1 OR "
+                                       "scope LIKE ?1 || '/%'",
+                                       &st)) == 0) {
         store_bind_text(st, 1, scope);
         rc = finish(st);
     }
@@ -250,8 +261,10 @@ int arm_list_resource_groups(struct http_request *req)
 {
     const char *sub = http_param(req, "subscriptionId");
     struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT name, location, tags, managed_by FROM resource_groups "
-                                  "WHERE subscription_id = lower(?1) ORDER BY name", &st) != 0)
+    if (store_prepare(req->store,
+                      "SELECT name, location, tags, managed_by FROM resource_groups "
+                      "WHERE subscription_id = lower(?1) ORDER BY name",
+                      &st) != 0)
         return fail_group(req, AZ_ESTORE);
     store_bind_text(st, 1, sub);
     struct json_writer *w = json_writer_new();

@@ -74,5 +74,6 @@ int arm_unknown_resource(struct http_request *req)
                          "The resource namespace '%s' is invalid.", ns);
     return http_fail(req, 400, "InvalidResourceType",
                      "The resource type '%s' could not be found in the namespace '%s' for api "
-                     "version '%s'.", type, ns, http_query(req, "api-version"));
+                     "version '%s'.",
+                     type, ns, http_query(req, "api-version"));
 }

@@ -14,8 +14,10 @@
 void audit_record(struct store *s, const struct audit_entry *e)
 {
     struct store_stmt *st;
-    if (store_prepare(s, "INSERT INTO audit_log(at, module, principal, action, scope, allowed, "
-                         "reason, request_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st) != 0)
+    if (store_prepare(s,
+                      "INSERT INTO audit_log(at, module, principal, action, scope, allowed, "
+                      "reason, request_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      &st) != 0)
         return;
     store_bind_int64(st, 1, clock_now_ms());
     store_bind_text(st, 2, e->module);
@@ -43,10 +45,12 @@ void audit_record(struct store *s, const struct audit_entry *e)
 int audit_write_json(struct store *s, const struct audit_filter *f, struct json_writer *w)
 {
     struct store_stmt *st;
-    if (store_prepare(s, "SELECT at, module, principal, action, scope, allowed, reason, "
-                         "request_id FROM audit_log "
-                         "WHERE (?1 IS NULL OR principal = lower(?1)) AND (?2 = 0 OR allowed = 0) "
-                         "ORDER BY seq DESC LIMIT ?3", &st) != 0)
+    if (store_prepare(s,
+                      "SELECT at, module, principal, action, scope, allowed, reason, "
+                      "request_id FROM audit_log "
+                      "WHERE (?1 IS NULL OR principal = lower(?1)) AND (?2 = 0 OR allowed = 0) "
+                      "ORDER BY seq DESC LIMIT ?3",
+                      &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, f->principal);
     store_bind_int64(st, 2, f->denied_only);

@@ -14,8 +14,10 @@ static int find_key(void *arg, const char *kid, struct token_key **out)
 {
     struct store_stmt *st;
     *out = NULL;
-    if (store_prepare(arg, "SELECT cert_pem FROM signing_keys WHERE kid = ?1 AND "
-                           "retired_at IS NULL", &st) != 0)
+    if (store_prepare(arg,
+                      "SELECT cert_pem FROM signing_keys WHERE kid = ?1 AND "
+                      "retired_at IS NULL",
+                      &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, kid);
     int rc = AZ_ENOTFOUND;

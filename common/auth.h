@@ -20,9 +20,9 @@ void auth_verifier_free(struct token_verifier *v);
 
 /*
  * The bearer token of `req` (Authorization: Bearer …), verified for one of `audiences`.
- * Returns 0 with *out filled and req->caller and req->principal set; AZ_ENOTFOUND when there is no bearer token;
- * AZ_EDENIED with *reason when it does not verify. Does not reply: refusals are the module's
- * to word.
+ * Returns 0 with *out filled and req->caller and req->principal set; AZ_ENOTFOUND when there is no
+ * bearer token; AZ_EDENIED with *reason when it does not verify. Does not reply: refusals are the
+ * module's to word.
  */
 int auth_bearer(struct http_request *req, const char *const *audiences, size_t n,
                 struct token_principal *out, const char **reason);

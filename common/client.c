@@ -76,8 +76,7 @@ static int connect_to(const struct url_parts *u, int timeout_ms)
     return fd;
 }
 
-int client_get(const char *url, const char *ca_file, int timeout_ms, int *status,
-               struct buf *body)
+int client_get(const char *url, const char *ca_file, int timeout_ms, int *status, struct buf *body)
 {
     struct url_parts u;
     if (parse_url(url, &u) != 0)

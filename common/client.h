@@ -12,7 +12,6 @@
  * checking the host name. Waits at most `timeout_ms` for each step. On success returns 0 with
  * the status in *status and the body in `body`; otherwise AZ_EIO or AZ_ETLS.
  */
-int client_get(const char *url, const char *ca_file, int timeout_ms, int *status,
-               struct buf *body);
+int client_get(const char *url, const char *ca_file, int timeout_ms, int *status, struct buf *body);
 
 #endif

@@ -35,44 +35,45 @@ enum {
 
 void config_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: azsim [COMMAND] [OPTIONS]\n"
-            "\n"
-            "A local Azure control plane: Resource Manager, Entra ID, Instance Metadata, Key Vault\n"
-            "and Blob Storage, with real signed tokens and RBAC.\n"
-            "\n"
-            "commands:\n"
-            "  serve          run the server (the default)\n"
-            "  health         exit 0 when every module of the running server answers /health\n"
-            "  ca             print the path of the CA certificate to trust\n"
-            "  env            print the variables that send a shell's Azure traffic to azsim:\n"
-            "                 eval \"$(azsim env)\"   (--format sh|dotenv|json)\n"
-            "  info           print the tenant and the admin credentials (--json)\n"
-            "  keys rotate    sign new tokens with a new key; the old one stays published\n"
-            "  keys retire KID  stop publishing an old signing key\n"
-            "  audit [denied] [PRINCIPAL]  why was a request allowed or denied (--json)\n"
-            "  app create NAME [--identifier-uri URI]\n"
-            "                 register an application (with a client secret) whose API can be\n"
-            "                 the audience of tokens: resource URI or app id\n"
-            "  version        print the version\n"
-            "  help           print this help\n"
-            "\n"
-            "options (each also read from the environment variable shown):\n"
-            "  --data-dir DIR       state, keys and certificates  [AZSIM_DATA_DIR, default %s]\n"
-            "  --in-memory          keep the state store in memory; certificates still live in\n"
-            "                       the data directory                       [AZSIM_IN_MEMORY=1]\n"
-            "  --bind ADDR          address every listener binds  [AZSIM_BIND, default %s]\n"
-            "  --proxy-port N       the front door, an HTTP proxy for the real Azure host names\n"
-            "                                         [AZSIM_PROXY_PORT, default %d; 0 = any]\n",
-            AZSIM_DEFAULT_DATA_DIR, AZSIM_DEFAULT_BIND, AZSIM_DEFAULT_PROXY_PORT);
+    fprintf(
+        out,
+        "usage: azsim [COMMAND] [OPTIONS]\n"
+        "\n"
+        "A local Azure control plane: Resource Manager, Entra ID, Instance Metadata, Key Vault\n"
+        "and Blob Storage, with real signed tokens and RBAC.\n"
+        "\n"
+        "commands:\n"
+        "  serve          run the server (the default)\n"
+        "  health         exit 0 when every module of the running server answers /health\n"
+        "  ca             print the path of the CA certificate to trust\n"
+        "  env            print the variables that send a shell's Azure traffic to azsim:\n"
+        "                 eval \"$(azsim env)\"   (--format sh|dotenv|json)\n"
+        "  info           print the tenant and the admin credentials (--json)\n"
+        "  keys rotate    sign new tokens with a new key; the old one stays published\n"
+        "  keys retire KID  stop publishing an old signing key\n"
+        "  audit [denied] [PRINCIPAL]  why was a request allowed or denied (--json)\n"
+        "  app create NAME [--identifier-uri URI]\n"
+        "                 register an application (with a client secret) whose API can be\n"
+        "                 the audience of tokens: resource URI or app id\n"
+        "  version        print the version\n"
+        "  help           print this help\n"
+        "\n"
+        "options (each also read from the environment variable shown):\n"
+        "  --data-dir DIR       state, keys and certificates  [AZSIM_DATA_DIR, default %s]\n"
+        "  --in-memory          keep the state store in memory; certificates still live in\n"
+        "                       the data directory                       [AZSIM_IN_MEMORY=1]\n"
+        "  --bind ADDR          address every listener binds  [AZSIM_BIND, default %s]\n"
+        "  --proxy-port N       the front door, an HTTP proxy for the real Azure host names\n"
+        "                                         [AZSIM_PROXY_PORT, default %d; 0 = any]\n",
+        AZSIM_DEFAULT_DATA_DIR, AZSIM_DEFAULT_BIND, AZSIM_DEFAULT_PROXY_PORT);
     for (int i = 0; i < MODULE_COUNT; i++) {
         char flag[32], env[32];
         snprintf(flag, sizeof(flag), "--%s-port N", modules[i]->name);
         snprintf(env, sizeof(env), "AZSIM_%s_PORT", modules[i]->name);
         for (char *p = env; *p; p++)
             *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-        fprintf(out, "  %-20s %-24s [%s, default %u; 0 = any free port]\n", flag,
-                modules[i]->title, env, modules[i]->default_port);
+        fprintf(out, "  %-20s %-24s [%s, default %u; 0 = any free port]\n", flag, modules[i]->title,
+                env, modules[i]->default_port);
     }
     fprintf(out,
             "  --only LIST          run only these modules, e.g. imds,aad        [AZSIM_ONLY]\n"
@@ -214,11 +215,16 @@ static int apply_environment(struct azsim_config *cfg)
         const char *name;
         int opt;
     } vars[] = {
-        {"AZSIM_DATA_DIR", OPT_DATA_DIR},     {"AZSIM_IN_MEMORY", OPT_IN_MEMORY},
-        {"AZSIM_BIND", OPT_BIND},             {"AZSIM_ONLY", OPT_ONLY},
-        {"AZSIM_LOG_LEVEL", OPT_LOG_LEVEL},   {"AZSIM_LOG_FORMAT", OPT_LOG_FORMAT},
-        {"AZSIM_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT}, {"AZSIM_PROXY_PORT", OPT_PROXY_PORT},
-        {"AZSIM_TENANT_ID", OPT_TENANT_ID},   {"AZSIM_TENANT_DOMAIN", OPT_TENANT_DOMAIN},
+        {"AZSIM_DATA_DIR", OPT_DATA_DIR},
+        {"AZSIM_IN_MEMORY", OPT_IN_MEMORY},
+        {"AZSIM_BIND", OPT_BIND},
+        {"AZSIM_ONLY", OPT_ONLY},
+        {"AZSIM_LOG_LEVEL", OPT_LOG_LEVEL},
+        {"AZSIM_LOG_FORMAT", OPT_LOG_FORMAT},
+        {"AZSIM_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT},
+        {"AZSIM_PROXY_PORT", OPT_PROXY_PORT},
+        {"AZSIM_TENANT_ID", OPT_TENANT_ID},
+        {"AZSIM_TENANT_DOMAIN", OPT_TENANT_DOMAIN},
         {"AZSIM_ADMIN_CLIENT_ID", OPT_ADMIN_CLIENT_ID},
         {"AZSIM_ADMIN_CLIENT_SECRET", OPT_ADMIN_CLIENT_SECRET},
         {"AZSIM_ADMIN_PASSWORD", OPT_ADMIN_PASSWORD},
@@ -289,9 +295,9 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
     static const struct {
         const char *name;
         int cmd;
-    } commands[] = {{"serve", CMD_SERVE}, {"help", CMD_HELP}, {"version", CMD_VERSION},
-                    {"health", CMD_HEALTH}, {"ca", CMD_CA}, {"env", CMD_ENV},
-                    {"info", CMD_INFO}, {"keys", CMD_KEYS}, {"app", CMD_APP},
+    } commands[] = {{"serve", CMD_SERVE},   {"help", CMD_HELP}, {"version", CMD_VERSION},
+                    {"health", CMD_HEALTH}, {"ca", CMD_CA},     {"env", CMD_ENV},
+                    {"info", CMD_INFO},     {"keys", CMD_KEYS}, {"app", CMD_APP},
                     {"audit", CMD_AUDIT}};
     int command = -1;
     size_t nargs = 0;

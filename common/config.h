@@ -30,16 +30,16 @@ struct azsim_config {
     const char *data_dir;
     bool in_memory;
     const char *bind;
-    int ports[MODULE_COUNT];         /* 0 picks a free port */
-    int proxy_port;                  /* the front door */
-    unsigned modules;                /* bit (1 << enum module_id) for each module to run */
+    int ports[MODULE_COUNT]; /* 0 picks a free port */
+    int proxy_port;          /* the front door */
+    unsigned modules;        /* bit (1 << enum module_id) for each module to run */
     enum log_level log_level;
     enum log_format log_format;
-    int idle_timeout;                /* seconds a connection may stay silent */
-    const char *env_format;          /* `azsim env --format`: sh, dotenv or json */
-    bool json;                       /* `azsim info --json` */
-    const char *args[3];             /* a command's own words: `azsim keys rotate` */
-    const char *identifier_uri;      /* `azsim app create --identifier-uri` */
+    int idle_timeout;           /* seconds a connection may stay silent */
+    const char *env_format;     /* `azsim env --format`: sh, dotenv or json */
+    bool json;                  /* `azsim info --json` */
+    const char *args[3];        /* a command's own words: `azsim keys rotate` */
+    const char *identifier_uri; /* `azsim app create --identifier-uri` */
     struct azsim_seed seed;
 };
 
@@ -56,7 +56,6 @@ enum azsim_command {
     CMD_APP,
     CMD_AUDIT,
 };
-
 
 /*
  * Fill `cfg` from the environment and then `argv`. Returns the command, or -1 after printing a

@@ -7,16 +7,16 @@
 
 enum az_err {
     AZ_OK = 0,
-    AZ_ENOTFOUND = -1,  /* the thing asked for does not exist */
-    AZ_EEXIST = -2,     /* it exists already */
-    AZ_EINVAL = -3,     /* malformed input */
-    AZ_ESTORE = -4,     /* the state store failed (I/O, corruption, busy past the timeout) */
-    AZ_EIO = -5,        /* a file or socket operation failed */
-    AZ_ETLS = -6,       /* key or certificate handling failed */
-    AZ_EVERSION = -7,   /* data written by a newer azsim */
-    AZ_EREPLIED = -8,   /* a handler failed and its error reply is already recorded */
-    AZ_ECONFLICT = -9,  /* a precondition (ETag, lease, state) does not hold */
-    AZ_EDENIED = -10,   /* authentication or authorization refused */
+    AZ_ENOTFOUND = -1, /* the thing asked for does not exist */
+    AZ_EEXIST = -2,    /* it exists already */
+    AZ_EINVAL = -3,    /* malformed input */
+    AZ_ESTORE = -4,    /* the state store failed (I/O, corruption, busy past the timeout) */
+    AZ_EIO = -5,       /* a file or socket operation failed */
+    AZ_ETLS = -6,      /* key or certificate handling failed */
+    AZ_EVERSION = -7,  /* data written by a newer azsim */
+    AZ_EREPLIED = -8,  /* a handler failed and its error reply is already recorded */
+    AZ_ECONFLICT = -9, /* a precondition (ETag, lease, state) does not hold */
+    AZ_EDENIED = -10,  /* authentication or authorization refused */
 };
 
 const char *az_strerror(int err);

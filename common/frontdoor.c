@@ -29,8 +29,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#define MAX_HEAD (64 * 1024)          /* a CONNECT or proxied request's header block */
-#define MAX_PENDING (1024 * 1024)     /* bytes buffered towards one side before pausing */
+#define MAX_HEAD (64 * 1024)      /* a CONNECT or proxied request's header block */
+#define MAX_PENDING (1024 * 1024) /* bytes buffered towards one side before pausing */
 #define REGISTRY_BUCKETS 1024
 
 /* ---- which module serves which host --------------------------------------------------------- */
@@ -39,16 +39,11 @@ static const struct {
     const char *pattern;
     enum module_id module;
 } host_routes[] = {
-    {"login.microsoftonline.com", MODULE_AAD},
-    {"login.windows.net", MODULE_AAD},
-    {"login.microsoft.com", MODULE_AAD},
-    {"graph.microsoft.com", MODULE_AAD},
-    {"graph.windows.net", MODULE_AAD},
-    {"management.azure.com", MODULE_ARM},
-    {"management.core.windows.net", MODULE_ARM},
-    {"*.vault.azure.net", MODULE_KEYVAULT},
-    {"*.blob.core.windows.net", MODULE_STORAGE},
-    {"169.254.169.254", MODULE_IMDS},
+    {"login.microsoftonline.com", MODULE_AAD},   {"login.windows.net", MODULE_AAD},
+    {"login.microsoft.com", MODULE_AAD},         {"graph.microsoft.com", MODULE_AAD},
+    {"graph.windows.net", MODULE_AAD},           {"management.azure.com", MODULE_ARM},
+    {"management.core.windows.net", MODULE_ARM}, {"*.vault.azure.net", MODULE_KEYVAULT},
+    {"*.blob.core.windows.net", MODULE_STORAGE}, {"169.254.169.254", MODULE_IMDS},
 };
 
 static bool host_matches(const char *pattern, const char *host)
@@ -171,8 +166,8 @@ struct fd_conn {
     struct bufferevent *module; /* NULL until the tunnel's far side is connecting */
     struct registry_entry *origin;
     char client_addr[64];
-    bool tunnel_ready;           /* the module side is connected */
-    bool client_done;            /* the client half-closed: nothing more will come from it */
+    bool tunnel_ready; /* the module side is connected */
+    bool client_done;  /* the client half-closed: nothing more will come from it */
 };
 
 static void conn_free(struct fd_conn *c)
@@ -468,7 +463,8 @@ static bool split_authority(const char *auth, size_t len, char *host, size_t hos
 static char *find_header(const char *head, const char *name)
 {
     size_t nlen = strlen(name);
-    for (const char *line = strstr(head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
+    for (const char *line = strstr(head, "\r\n"); line && line[2];
+         line = strstr(line + 2, "\r\n")) {
         const char *l = line + 2;
         if (strncasecmp(l, name, nlen) == 0 && l[nlen] == ':') {
             const char *v = l + nlen + 1;
@@ -484,8 +480,8 @@ static void answer_locally(struct fd_conn *c, const char *method, const char *ta
     const struct server_context *ctx = c->f->ctx;
     if (strcmp(method, "GET") == 0 && str_ieq(target, "/health")) {
         char body[160];
-        snprintf(body, sizeof(body), "{\"status\":\"Healthy\",\"module\":\"proxy\",\"version\":\"%s\"}",
-                 ctx->version);
+        snprintf(body, sizeof(body),
+                 "{\"status\":\"Healthy\",\"module\":\"proxy\",\"version\":\"%s\"}", ctx->version);
         reply_and_close(c, 200, "OK", "application/json; charset=utf-8", body);
     } else if (strcmp(method, "GET") == 0 && str_ieq(target, "/azsim/ca.pem")) {
         reply_and_close(c, 200, "OK", "application/x-pem-file", ctx->ca_pem);
@@ -582,8 +578,8 @@ static void on_client_head(struct bufferevent *bev, void *arg)
     struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
     if (end.pos < 0) {
         if (evbuffer_get_length(in) > MAX_HEAD)
-            refuse(c, 431, "Request Header Fields Too Large",
-                   "The header block is over %d bytes.", MAX_HEAD);
+            refuse(c, 431, "Request Header Fields Too Large", "The header block is over %d bytes.",
+                   MAX_HEAD);
         return;
     }
     size_t head_len = (size_t)end.pos + 4;
@@ -671,7 +667,8 @@ int frontdoor_create(const struct azsim_config *cfg, const struct server_context
     if (!f->stop_ev)
         return AZ_EIO;
 
-    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+                                    .ai_socktype = SOCK_STREAM,
                                     .ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST};
     struct evutil_addrinfo *ai = NULL;
     char port[8];

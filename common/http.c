@@ -350,11 +350,8 @@ void http_dispatch(struct http_request *req)
     case ROUTER_NOT_FOUND:
         http_fail(req, 404, "NotFound", "No HTTP resource was found that matches the request URI.");
         return;
-    case ROUTER_BAD_METHOD:
-        fail_bad_method(req, allowed);
-        return;
-    case ROUTER_FOUND:
-        break;
+    case ROUTER_BAD_METHOD: fail_bad_method(req, allowed); return;
+    case ROUTER_FOUND: break;
     }
 
     bool public_route = req->match.route->flags & ROUTE_PUBLIC;

@@ -42,38 +42,38 @@ struct http_headers {
 struct http_request {
     struct arena *arena;
     const struct module *module;
-    struct store *store;                /* this module thread's store connection */
-    struct token_verifier *verifier;    /* this thread's token verifier (common/auth.h) */
-    void *module_state;                 /* this thread's module state (module.h) */
+    struct store *store;                 /* this module thread's store connection */
+    struct token_verifier *verifier;     /* this thread's token verifier (common/auth.h) */
+    void *module_state;                  /* this thread's module state (module.h) */
     const struct server_context *server; /* process-wide facts (version, CA) */
 
     /* What arrived. */
     enum http_method method;
-    const char *target;                 /* the request target as sent */
-    const char *path;                   /* raw path, still percent-encoded */
-    const char *raw_query;              /* after '?', or "" */
-    struct http_headers query;          /* decoded query parameters, in order */
-    bool malformed_query;               /* the query did not decode: dispatch answers 400 */
-    struct http_headers headers;        /* request headers, in order */
-    const char *host;                   /* Host header (or absolute-form host), or "" */
-    const char *body;                   /* NUL-terminated for convenience; may contain NULs */
+    const char *target;          /* the request target as sent */
+    const char *path;            /* raw path, still percent-encoded */
+    const char *raw_query;       /* after '?', or "" */
+    struct http_headers query;   /* decoded query parameters, in order */
+    bool malformed_query;        /* the query did not decode: dispatch answers 400 */
+    struct http_headers headers; /* request headers, in order */
+    const char *host;            /* Host header (or absolute-form host), or "" */
+    const char *body;            /* NUL-terminated for convenience; may contain NULs */
     size_t body_len;
-    const char *peer;                   /* "address:port" of the client */
+    const char *peer; /* "address:port" of the client */
     bool tls;
     const struct frontdoor_origin *front_door; /* set when the request came through the proxy */
     struct route_match match;
-    const char *request_id;             /* x-ms-request-id we answer with */
-    int64_t started_us;                 /* clock_mono_us() at arrival */
+    const char *request_id; /* x-ms-request-id we answer with */
+    int64_t started_us;     /* clock_mono_us() at arrival */
 
     /* What goes back. */
     int status;
     struct http_headers resp_headers;
     struct buf resp_body;
     bool replied;
-    const char *error_code;             /* set by a failure, for the access log */
-    const char *principal;              /* set by authentication, for the access log */
+    const char *error_code;               /* set by a failure, for the access log */
+    const char *principal;                /* set by authentication, for the access log */
     const struct token_principal *caller; /* who authenticated (common/auth.h), or NULL */
-    const char *rbac_verdict;           /* set by the RBAC check, for the access log */
+    const char *rbac_verdict;             /* set by the RBAC check, for the access log */
 };
 
 /*
@@ -124,10 +124,10 @@ void http_dispatch(struct http_request *req);
 
 /* Error renderers for the wire formats Azure services use. */
 void http_render_json_error(struct http_request *req, int status, const char *code,
-                            const char *message);   /* ARM, Key Vault: {"error":{code,message}} */
+                            const char *message); /* ARM, Key Vault: {"error":{code,message}} */
 void http_render_oauth_error(struct http_request *req, int status, const char *code,
-                             const char *message);  /* AAD, IMDS: {"error","error_description"},
-                                                       plus error_codes for "AADSTS<n>: …" */
+                             const char *message); /* AAD, IMDS: {"error","error_description"},
+                                                      plus error_codes for "AADSTS<n>: …" */
 void http_render_storage_error(struct http_request *req, int status, const char *code,
                                const char *message); /* Storage: XML <Error> + x-ms-error-code */
 

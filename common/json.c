@@ -226,14 +226,38 @@ const char *json_writer_text(struct json_writer *w, size_t *len)
     return (const char *)buf;
 }
 
-void jw_object_open(struct json_writer *w) { yajl_gen_map_open(w->gen); }
-void jw_object_close(struct json_writer *w) { yajl_gen_map_close(w->gen); }
-void jw_array_open(struct json_writer *w) { yajl_gen_array_open(w->gen); }
-void jw_array_close(struct json_writer *w) { yajl_gen_array_close(w->gen); }
-void jw_int(struct json_writer *w, int64_t v) { yajl_gen_integer(w->gen, (long long)v); }
-void jw_double(struct json_writer *w, double v) { yajl_gen_double(w->gen, v); }
-void jw_bool(struct json_writer *w, bool v) { yajl_gen_bool(w->gen, v); }
-void jw_null(struct json_writer *w) { yajl_gen_null(w->gen); }
+void jw_object_open(struct json_writer *w)
+{
+    yajl_gen_map_open(w->gen);
+}
+void jw_object_close(struct json_writer *w)
+{
+    yajl_gen_map_close(w->gen);
+}
+void jw_array_open(struct json_writer *w)
+{
+    yajl_gen_array_open(w->gen);
+}
+void jw_array_close(struct json_writer *w)
+{
+    yajl_gen_array_close(w->gen);
+}
+void jw_int(struct json_writer *w, int64_t v)
+{
+    yajl_gen_integer(w->gen, (long long)v);
+}
+void jw_double(struct json_writer *w, double v)
+{
+    yajl_gen_double(w->gen, v);
+}
+void jw_bool(struct json_writer *w, bool v)
+{
+    yajl_gen_bool(w->gen, v);
+}
+void jw_null(struct json_writer *w)
+{
+    yajl_gen_null(w->gen);
+}
 
 void jw_stringn(struct json_writer *w, const char *s, size_t n)
 {

@@ -44,7 +44,7 @@ const struct json *json_iget(const struct json *obj, const char *key);
 size_t json_len(const struct json *v);
 const struct json *json_at(const struct json *v, size_t i); /* array element or object value */
 const char *json_key_at(const struct json *obj, size_t i);
-const char *json_string(const struct json *v);              /* NULL unless a string */
+const char *json_string(const struct json *v); /* NULL unless a string */
 bool json_bool(const struct json *v, bool *out);
 /* An integral number that fits int64_t (1.0 does not count; 1e3 does not either). */
 bool json_int(const struct json *v, int64_t *out);

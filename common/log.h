@@ -37,13 +37,13 @@ void log_write(enum log_level level, const char *module, const char *fmt, ...)
 struct log_access {
     const char *module;
     const char *method;
-    const char *path;         /* without the query string, which may carry SAS signatures */
+    const char *path; /* without the query string, which may carry SAS signatures */
     int status;
     double duration_ms;
-    const char *operation;    /* Azure operationId of the matched route */
-    const char *principal;    /* object id of the authenticated caller */
-    const char *rbac;         /* the RBAC verdict, e.g. "allow" / "deny" */
-    const char *error_code;   /* Azure error code of a failed request */
+    const char *operation;  /* Azure operationId of the matched route */
+    const char *principal;  /* object id of the authenticated caller */
+    const char *rbac;       /* the RBAC verdict, e.g. "allow" / "deny" */
+    const char *error_code; /* Azure error code of a failed request */
     const char *request_id;
     const char *peer;
 };

@@ -49,7 +49,7 @@ static int make_dirs(const char *path)
 {
     char *p = xstrdup(path);
     int rc = 0;
-    for (char *s = p + 1; ; s++) {
+    for (char *s = p + 1;; s++) {
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
@@ -93,7 +93,9 @@ static const struct {
     size_t offset, size;
 } identity_fields[] = {
 #define FIELD(key, member)                                                                         \
-    {key, offsetof(struct identity, member), sizeof(((struct identity *)0)->member)}
+    {                                                                                              \
+        key, offsetof(struct identity, member), sizeof(((struct identity *)0)->member)             \
+    }
     FIELD("tenantId", aad.tenant_id),         FIELD("tenantDomain", aad.tenant_domain),
     FIELD("clientId", aad.client_id),         FIELD("clientObjectId", aad.client_object_id),
     FIELD("clientSecret", aad.client_secret), FIELD("userId", aad.user_id),
@@ -205,8 +207,8 @@ static int init_store(const struct azsim_config *cfg, struct store *s, struct id
     return save_identity(cfg, id);
 }
 
-static int write_run_file(const struct azsim_config *cfg, struct server *srv,
-                          struct frontdoor *fd, const char *ca)
+static int write_run_file(const struct azsim_config *cfg, struct server *srv, struct frontdoor *fd,
+                          const char *ca)
 {
     struct json_writer *w = json_writer_new();
     jw_object_open(w);
@@ -388,7 +390,9 @@ static int health(const struct azsim_config *cfg)
         int rc = client_get(health_url, ca, HEALTH_TIMEOUT_MS, &status, &body);
         bool ok = rc == 0 && status == 200;
         printf("%-9s %-28s %s\n", json_key_at(listeners, i), url ? url : "?",
-               ok ? "healthy" : rc != 0 ? az_strerror(rc) : "unhealthy");
+               ok        ? "healthy"
+               : rc != 0 ? az_strerror(rc)
+                         : "unhealthy");
         failed |= !ok;
         buf_free(&body);
         free(health_url);
@@ -444,8 +448,8 @@ static int print_env(const struct azsim_config *cfg)
         snprintf(proxy, sizeof(proxy), "%s", running);
     } else {
         const char *host = strcmp(cfg->bind, "0.0.0.0") == 0 ? "127.0.0.1" : cfg->bind;
-        snprintf(proxy, sizeof(proxy), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d",
-                 host, cfg->proxy_port);
+        snprintf(proxy, sizeof(proxy), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
+                 cfg->proxy_port);
     }
     char *ca = ensure_ca(cfg);
     json_free(doc);
@@ -493,7 +497,8 @@ static int print_info(const struct azsim_config *cfg)
     struct json *run = load_run_file(cfg, true);
     const char *aad = json_string(json_get(json_get(run, "listeners"), "aad"));
     char authority[512], direct[512];
-    snprintf(authority, sizeof(authority), "https://login.microsoftonline.com/%s", id.aad.tenant_id);
+    snprintf(authority, sizeof(authority), "https://login.microsoftonline.com/%s",
+             id.aad.tenant_id);
     snprintf(direct, sizeof(direct), "%s/%s", aad ? aad : "", id.aad.tenant_id);
     if (cfg->json) {
         struct json_writer *w = json_writer_new();
@@ -520,8 +525,7 @@ static int print_info(const struct azsim_config *cfg)
         printf("subscription   %s\n", id.subscription_id);
         printf("certificate    %s/%s   (the client's certificate and key)\n", cfg->data_dir,
                CLIENT_PEM_FILE);
-        printf("authority      %s   (through the front door: eval \"$(azsim env)\")\n",
-               authority);
+        printf("authority      %s   (through the front door: eval \"$(azsim env)\")\n", authority);
         if (aad)
             printf("               %s   (direct)\n", direct);
     }
@@ -543,8 +547,10 @@ static struct store *open_data_store(const struct azsim_config *cfg)
     struct store_location loc = {.path = db};
     struct store *s = NULL;
     if (access(db, R_OK) != 0)
-        fprintf(stderr, "azsim: no store in %s (an --in-memory server's store cannot be "
-                        "changed from outside)\n", cfg->data_dir);
+        fprintf(stderr,
+                "azsim: no store in %s (an --in-memory server's store cannot be "
+                "changed from outside)\n",
+                cfg->data_dir);
     else if (store_open(&loc, &s) == 0 && store_migrate(s, store_schema, store_schema_len) != 0)
         s = (store_close(s), NULL);
     free(db);
@@ -603,8 +609,8 @@ static int app(const struct azsim_config *cfg)
     char *secret = secret_generate(30);
     int rc = store_begin(s);
     if (rc == 0 && (rc = aad_tenant_default(s, &t)) == 0 &&
-        (rc = aad_application_create(s, t.id, app_id, cfg->args[1], cfg->identifier_uri,
-                                     false, NULL)) == 0 &&
+        (rc = aad_application_create(s, t.id, app_id, cfg->args[1], cfg->identifier_uri, false,
+                                     NULL)) == 0 &&
         (rc = aad_application_add_secret(s, app_id, secret, 365)) == 0)
         rc = store_commit(s);
     if (rc == 0) {

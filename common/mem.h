@@ -27,7 +27,7 @@ struct arena;
 
 struct arena *arena_new(void);
 void arena_free(struct arena *a);
-void *arena_alloc(struct arena *a, size_t n);   /* zeroed, aligned for any type */
+void *arena_alloc(struct arena *a, size_t n); /* zeroed, aligned for any type */
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -6,10 +6,8 @@
 #include "util.h"
 
 const struct module *const modules[MODULE_COUNT] = {
-    [MODULE_ARM] = &arm_module,
-    [MODULE_AAD] = &aad_module,
-    [MODULE_IMDS] = &imds_module,
-    [MODULE_KEYVAULT] = &keyvault_module,
+    [MODULE_ARM] = &arm_module,         [MODULE_AAD] = &aad_module,
+    [MODULE_IMDS] = &imds_module,       [MODULE_KEYVAULT] = &keyvault_module,
     [MODULE_STORAGE] = &storage_module,
 };
 

@@ -15,7 +15,14 @@
 struct http_request;
 struct store;
 
-enum module_id { MODULE_ARM, MODULE_AAD, MODULE_IMDS, MODULE_KEYVAULT, MODULE_STORAGE, MODULE_COUNT };
+enum module_id {
+    MODULE_ARM,
+    MODULE_AAD,
+    MODULE_IMDS,
+    MODULE_KEYVAULT,
+    MODULE_STORAGE,
+    MODULE_COUNT
+};
 
 /*
  * Turns an error into the service's wire format and replies with it. `code` is the Azure error
@@ -25,11 +32,11 @@ typedef void (*module_error_renderer)(struct http_request *req, int status, cons
                                       const char *message);
 
 struct module {
-    const char *name;          /* "arm", "keyvault": flags, logs and /health use it */
-    const char *title;         /* "Azure Resource Manager" for the help text */
-    bool tls;                  /* HTTPS listener (all but IMDS, which is plain HTTP in Azure) */
+    const char *name;  /* "arm", "keyvault": flags, logs and /health use it */
+    const char *title; /* "Azure Resource Manager" for the help text */
+    bool tls;          /* HTTPS listener (all but IMDS, which is plain HTTP in Azure) */
     uint16_t default_port;
-    size_t max_body;           /* request bodies above this get 413 */
+    size_t max_body; /* request bodies above this get 413 */
     module_error_renderer render_error;
     const struct route *routes;
     size_t nroutes;

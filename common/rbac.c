@@ -22,7 +22,8 @@ bool rbac_action_matches(const char *pattern, const char *action)
         if (*pattern == '*') {
             star = pattern++;
             resume = action;
-        } else if (*pattern && tolower((unsigned char)*pattern) == tolower((unsigned char)*action)) {
+        } else if (*pattern &&
+                   tolower((unsigned char)*pattern) == tolower((unsigned char)*action)) {
             pattern++;
             action++;
         } else if (star) {
@@ -135,7 +136,7 @@ int rbac_check(struct store *s, const char *principal_id, enum rbac_kind kind, c
     if (!out->allowed)
         snprintf(out->explanation, sizeof(out->explanation),
                  "denied: no role assignment of principal %s at scope '%s' or above grants %s "
-                 "'%s'", principal_id, scope, kind == RBAC_ACTION ? "action" : "data action",
-                 action);
+                 "'%s'",
+                 principal_id, scope, kind == RBAC_ACTION ? "action" : "data action", action);
     return 0;
 }

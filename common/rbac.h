@@ -39,10 +39,10 @@ bool rbac_permissions_grant(const char *permissions_json, enum rbac_kind kind, c
 
 struct rbac_decision {
     bool allowed;
-    char assignment_id[96];  /* the assignment that granted it */
+    char assignment_id[96]; /* the assignment that granted it */
     char role_name[160];
     char assignment_scope[512];
-    char explanation[1024];  /* one sentence, for the audit log */
+    char explanation[1024]; /* one sentence, for the audit log */
 };
 
 /* Decide whether `principal_id` may perform `action` at `scope`. Returns 0 (with the decision)

@@ -133,8 +133,8 @@ static bool match_pattern(const char *pattern, const struct segment *segs, int n
 }
 
 enum router_result router_match(const struct route *routes, size_t n, enum http_method method,
-                                 const char *path, struct arena *a, struct route_match *out,
-                                 unsigned *allowed)
+                                const char *path, struct arena *a, struct route_match *out,
+                                unsigned *allowed)
 {
     memset(out, 0, sizeof(*out));
     if (allowed)

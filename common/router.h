@@ -8,9 +8,9 @@
  * `{name}` captures one segment, and `{name*}` captures several, slashes included: at the end,
  * the rest of the path (a blob name, at least one segment); in the middle, whatever the
  * segments after it leave (an ARM scope before /providers/Microsoft.Authorization/…, possibly
- * empty). One `{name*}` per pattern. Empty segments — a trailing '/' or a doubled '//' — are ignored, as the
- * real front ends do. Each captured value is percent-decoded on its own, so an encoded "%2F"
- * stays inside its segment. The first matching line wins: put literal routes before
+ * empty). One `{name*}` per pattern. Empty segments — a trailing '/' or a doubled '//' — are
+ * ignored, as the real front ends do. Each captured value is percent-decoded on its own, so an
+ * encoded "%2F" stays inside its segment. The first matching line wins: put literal routes before
  * parametrised ones that would also match.
  */
 #ifndef AZSIM_ROUTER_H
@@ -67,9 +67,9 @@ struct route_match {
 
 enum router_result {
     ROUTER_FOUND = 0,
-    ROUTER_NOT_FOUND = -1,      /* no pattern matches the path: 404 */
-    ROUTER_BAD_METHOD = -2,     /* a pattern matches, not with this method: 405 */
-    ROUTER_BAD_PATH = -3,       /* invalid percent-encoding or not UTF-8: 400 */
+    ROUTER_NOT_FOUND = -1,  /* no pattern matches the path: 404 */
+    ROUTER_BAD_METHOD = -2, /* a pattern matches, not with this method: 405 */
+    ROUTER_BAD_PATH = -3,   /* invalid percent-encoding or not UTF-8: 400 */
 };
 
 /*
@@ -78,8 +78,8 @@ enum router_result {
  * path does accept, for the Allow header.
  */
 enum router_result router_match(const struct route *routes, size_t n, enum http_method method,
-                                 const char *path, struct arena *a, struct route_match *out,
-                                 unsigned *allowed);
+                                const char *path, struct arena *a, struct route_match *out,
+                                unsigned *allowed);
 
 /* The value of a captured parameter, matched case-insensitively by name; NULL if absent. */
 const char *route_match_param(const struct route_match *m, const char *name);

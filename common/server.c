@@ -44,8 +44,8 @@ struct listener {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
-    struct event *stop_ev;   /* activated from the main thread to begin stopping */
-    struct event *drain_ev;  /* polls until in-flight replies are written */
+    struct event *stop_ev;  /* activated from the main thread to begin stopping */
+    struct event *drain_ev; /* polls until in-flight replies are written */
     struct store *store;
     struct token_verifier *verifier;
     void *module_state;
@@ -54,7 +54,7 @@ struct listener {
     char url[96];
     struct sockaddr_storage connect_addr; /* where the front door reaches this listener */
     socklen_t connect_addrlen;
-    int in_flight;           /* replies handed to evhttp and not yet written */
+    int in_flight; /* replies handed to evhttp and not yet written */
     bool stopping;
     int64_t drain_deadline;
 };
@@ -81,8 +81,7 @@ static enum http_method method_of(enum evhttp_cmd_type cmd)
     }
 }
 
-static void read_request(struct listener *l, struct http_request *req,
-                         struct evhttp_request *evreq)
+static void read_request(struct listener *l, struct http_request *req, struct evhttp_request *evreq)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(evreq);
     for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
@@ -346,8 +345,8 @@ static int listener_create(struct server *s, const struct module *m, int port,
         return AZ_EIO;
 
     evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS);
     evhttp_set_max_headers_size(l->http, MAX_HEADERS_SIZE);
     evhttp_set_max_body_size(l->http, (ev_ssize_t)m->max_body);
     evhttp_set_timeout(l->http, cfg->idle_timeout);

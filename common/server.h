@@ -20,7 +20,7 @@
 /* Process-wide facts handlers may need; owned by main, outliving the server. */
 struct server_context {
     const char *version;
-    const char *ca_pem;   /* the CA certificate, served at /azsim/ca.pem */
+    const char *ca_pem;             /* the CA certificate, served at /azsim/ca.pem */
     const char *urls[MODULE_COUNT]; /* each listener's base URL (NULL if not run), for documents
                                        that name azsim's own endpoints */
 };

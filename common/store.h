@@ -72,7 +72,8 @@ void store_reset(struct store_stmt *st);
 int store_bind_text(struct store_stmt *st, int idx, const char *text); /* NULL binds NULL */
 int store_bind_blob(struct store_stmt *st, int idx, const void *data, size_t n);
 int store_bind_int64(struct store_stmt *st, int idx, int64_t v);
-/* Returns 1 when a row is ready, 0 when done, AZ_EEXIST on a constraint violation, else AZ_ESTORE. */
+/* Returns 1 when a row is ready, 0 when done, AZ_EEXIST on a constraint violation, else AZ_ESTORE.
+ */
 int store_step(struct store_stmt *st);
 const char *store_column_text(struct store_stmt *st, int col); /* NULL for SQL NULL */
 int64_t store_column_int64(struct store_stmt *st, int col);

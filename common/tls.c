@@ -189,12 +189,12 @@ static X509 *issue(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer
     bool ok = x && bn && X509_set_version(x, 2) &&
               BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
               X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
-              X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) &&
-              X509_set_pubkey(x, key);
+              X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) && X509_set_pubkey(x, key);
     BN_free(bn);
     X509_NAME *name = X509_get_subject_name(x);
-    ok = ok && X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"azsim",
-                                          -1, -1, 0) &&
+    ok = ok &&
+         X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"azsim", -1, -1,
+                                    0) &&
          X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
                                     0) &&
          X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
@@ -297,8 +297,8 @@ static int load_or_create_leaf(struct tls *t, size_t i)
     LOG_INFO("tls", "issuing the server certificate for %s", spec->names[0]);
     char *san = san_string(spec);
     l->key = new_key();
-    l->cert = l->key ? issue(l->key, spec->names[0], t->ca_cert, t->ca_key, LEAF_DAYS, false, san)
-                     : NULL;
+    l->cert =
+        l->key ? issue(l->key, spec->names[0], t->ca_cert, t->ca_key, LEAF_DAYS, false, san) : NULL;
     free(san);
     if (!l->cert)
         return AZ_ETLS;

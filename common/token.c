@@ -75,8 +75,8 @@ int token_key_generate(const char *subject, struct token_key **out)
               X509_gmtime_adj(X509_getm_notBefore(k->cert), -3600) &&
               X509_gmtime_adj(X509_getm_notAfter(k->cert), 5L * 365 * 86400) &&
               X509_set_pubkey(k->cert, k->pkey) &&
-              X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                         (const unsigned char *)subject, -1, -1, 0) &&
+              X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)subject,
+                                         -1, -1, 0) &&
               X509_set_issuer_name(k->cert, name) && X509_sign(k->cert, k->pkey, EVP_sha256());
     BN_free(bn);
     if (!ok || key_finish(k) != 0) {
@@ -168,10 +168,22 @@ int token_key_to_pem(const struct token_key *k, char **cert_pem, char **key_pem)
     return 0;
 }
 
-const char *token_key_kid(const struct token_key *k) { return k->kid; }
-const char *token_key_x5t_s256(const struct token_key *k) { return k->x5t_s256; }
-const char *token_key_sha1_hex(const struct token_key *k) { return k->sha1_hex; }
-const char *token_key_x5c(const struct token_key *k) { return k->x5c; }
+const char *token_key_kid(const struct token_key *k)
+{
+    return k->kid;
+}
+const char *token_key_x5t_s256(const struct token_key *k)
+{
+    return k->x5t_s256;
+}
+const char *token_key_sha1_hex(const struct token_key *k)
+{
+    return k->sha1_hex;
+}
+const char *token_key_x5c(const struct token_key *k)
+{
+    return k->x5c;
+}
 
 static void write_bn(struct json_writer *w, const char *key, EVP_PKEY *pkey, const char *param)
 {
@@ -267,8 +279,7 @@ int jwt_verify_signature(const struct jwt *t, const struct token_key *key, unsig
     if (ok && padding == RSA_PKCS1_PSS_PADDING)
         ok = EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) == 1;
     ok = ok && EVP_DigestVerify(ctx, t->signature, t->signature_len,
-                                (const unsigned char *)t->signing_input,
-                                t->signing_input_len) == 1;
+                                (const unsigned char *)t->signing_input, t->signing_input_len) == 1;
     EVP_MD_CTX_free(ctx);
     ERR_clear_error();
     if (!ok) {
@@ -281,8 +292,8 @@ int jwt_verify_signature(const struct jwt *t, const struct token_key *key, unsig
 char *token_sign(const struct token_key *k, const char *payload_json, size_t len)
 {
     struct arena *a = arena_new();
-    char *header = arena_printf(a, "{\"typ\":\"JWT\",\"alg\":\"RS256\",\"x5t\":\"%s\",\"kid\":\"%s\"}",
-                                k->kid, k->kid);
+    char *header = arena_printf(
+        a, "{\"typ\":\"JWT\",\"alg\":\"RS256\",\"x5t\":\"%s\",\"kid\":\"%s\"}", k->kid, k->kid);
     struct buf b = {0};
     buf_puts(&b, base64url_encode(a, header, strlen(header)));
     buf_putc(&b, '.');
@@ -442,8 +453,8 @@ static int verify_uncached(struct token_verifier *v, const char *text, struct ar
         copy_claim(w->appid, sizeof(w->appid), p, "appid");
         copy_claim(w->name, sizeof(w->name), p, "upn");
         const char *idtyp = json_string(json_get(p, "idtyp"));
-        w->kind = (idtyp && strcmp(idtyp, "user") == 0) || w->name[0] ? TOKEN_KIND_USER
-                                                                       : TOKEN_KIND_APP;
+        w->kind =
+            (idtyp && strcmp(idtyp, "user") == 0) || w->name[0] ? TOKEN_KIND_USER : TOKEN_KIND_APP;
         w->exp = exp;
         entry->nbf = nbf;
         snprintf(entry->aud, sizeof(entry->aud), "%s", aud);

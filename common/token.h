@@ -38,8 +38,8 @@ int token_key_to_pem(const struct token_key *k, char **cert_pem, char **key_pem)
 /* kid = x5t = base64url SHA-1 thumbprint of the certificate, as Entra ID names its keys. */
 const char *token_key_kid(const struct token_key *k);
 const char *token_key_x5t_s256(const struct token_key *k); /* base64url SHA-256 thumbprint */
-const char *token_key_sha1_hex(const struct token_key *k);  /* upper-case hex, as the portal */
-const char *token_key_x5c(const struct token_key *k);       /* base64 DER certificate */
+const char *token_key_sha1_hex(const struct token_key *k); /* upper-case hex, as the portal */
+const char *token_key_x5c(const struct token_key *k);      /* base64 DER certificate */
 /* Write the key's JWK: kty, use, kid, x5t, n, e, x5c. */
 void token_key_write_jwk(const struct token_key *k, struct json_writer *w);
 
@@ -78,9 +78,9 @@ struct token_principal {
     char oid[40];
     char tid[40];
     char appid[40];
-    char name[256];   /* upn for users; empty for applications */
+    char name[256]; /* upn for users; empty for applications */
     enum token_kind kind;
-    int64_t exp;      /* seconds since the epoch */
+    int64_t exp; /* seconds since the epoch */
 };
 
 /* Where a verifier finds AAD's public keys and decides which tenants exist. */

@@ -4,8 +4,9 @@
  * Plain http, as IMDS is in Azure; errors are IMDS's {"error","error_description"} bodies.
  * It also serves the CA certificate over plain http at /azsim/ca.pem, for containers to trust.
  *
- * Not emulated yet: the Instance Metadata Service operations themselves. The listener answers the routes every
- * module has (GET /health, GET /azsim/ca.pem) and Azure-style errors for everything else.
+ * Not emulated yet: the Instance Metadata Service operations themselves. The listener answers the
+ * routes every module has (GET /health, GET /azsim/ca.pem) and Azure-style errors for everything
+ * else.
  */
 #include "common/http.h"
 #include "common/module.h"
