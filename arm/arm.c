@@ -10,8 +10,9 @@
  *
  * api-versions: any (the parameter is required; clients send 2015-07-01 … 2025-04-01).
  *
- * Not emulated yet: resource providers and generic resources, deployments, locks, policy,
- * management groups, long-running operations (everything answers synchronously).
+ * Resource types plug into arm/resources.c (registered in arm/providers.c). Not emulated:
+ * deployments, locks, policy, management groups, long-running operations (everything answers
+ * synchronously).
  */
 #include "arm/arm.h"
 
@@ -72,19 +73,75 @@ int arm_require_subscription(struct http_request *req, const char *id)
                      id);
 }
 
-struct json *arm_body(struct http_request *req)
+const struct json *arm_body(struct http_request *req)
 {
     struct json *doc = NULL;
     char err[128];
     if (json_parse(req->body, req->body_len, &doc, err, sizeof(err)) != 0 ||
         json_type(doc) != JSON_OBJECT) {
+        if (doc)
+            snprintf(err, sizeof(err), "the body is not a JSON object");
         json_free(doc);
         http_fail(req, 400, "InvalidRequestContent",
                   "The request content was invalid and could not be deserialized: '%s'.",
                   req->body_len ? err : "the body is empty");
         return NULL;
     }
-    return doc;
+    json_free(doc);
+    return json_parse_in(req->arena, req->body, req->body_len);
+}
+
+/* ARM's limits: 50 tags, names of 1-512 characters without <>%&\?/, values up to 256. */
+const char *arm_tags(struct http_request *req, const struct json *tags)
+{
+    if (json_type(tags) == JSON_NONE || json_type(tags) == JSON_NULL)
+        return "{}";
+    if (json_type(tags) != JSON_OBJECT) {
+        http_fail(req, 400, "InvalidRequestContent",
+                  "The request content was invalid and could not be deserialized: 'tags must be "
+                  "an object of name/value pairs'.");
+        return NULL;
+    }
+    if (json_len(tags) > 50) {
+        http_fail(req, 400, "InvalidTagCount",
+                  "The number of tags %zu exceeds the limit of 50 tags per resource.",
+                  json_len(tags));
+        return NULL;
+    }
+    for (size_t i = 0; i < json_len(tags); i++) {
+        const char *name = json_key_at(tags, i);
+        const char *value = json_string(json_at(tags, i));
+        if (!*name || strlen(name) > 512) {
+            http_fail(req, 400, "InvalidTagNameLength",
+                      "The tag name '%.64s' must be 1 to 512 characters long.", name);
+            return NULL;
+        }
+        if (strpbrk(name, "<>%&\\?/")) {
+            http_fail(req, 400, "InvalidTagNameCharacters",
+                      "The tag names '%s' have reserved characters '<,>,%%,&,\\,?,/' or "
+                      "control characters.",
+                      name);
+            return NULL;
+        }
+        if (json_type(json_at(tags, i)) != JSON_STRING &&
+            json_type(json_at(tags, i)) != JSON_NULL) {
+            http_fail(req, 400, "InvalidRequestContent",
+                      "The request content was invalid and could not be deserialized: 'the value "
+                      "of tag '%s' must be a string'.",
+                      name);
+            return NULL;
+        }
+        if (value && strlen(value) > 256) {
+            http_fail(req, 400, "InvalidTagValueLength",
+                      "The value of tag '%s' must be at most 256 characters long.", name);
+            return NULL;
+        }
+    }
+    struct json_writer *w = json_writer_new();
+    jw_value(w, tags);
+    const char *text = arena_strdup(req->arena, json_writer_text(w, NULL));
+    json_writer_free(w);
+    return text;
 }
 
 const char *arm_filter_value(struct http_request *req, const char *key)
@@ -171,6 +228,11 @@ int arm_authorize(struct http_request *req, const char *action)
     const char *scope = arm_scope(req);
     if (req->match.route->flags & ROUTE_COLLECTION)
         scope = collection_owner(req, scope);
+    return arm_authorize_at(req, action, scope);
+}
+
+int arm_authorize_at(struct http_request *req, const char *action, const char *scope)
+{
     const char *sub = subscription_of(req, scope);
     if (sub && arm_require_subscription(req, sub) != 0)
         return AZ_EREPLIED;
@@ -291,19 +353,78 @@ int arm_get_subscription(struct http_request *req)
     return arm_reply(req, 200, w);
 }
 
-/* A handful of real regions: enough for clients that validate a location against the list. */
+/* Azure's public regions: clients validate a location against this list, and resources are
+ * refused in any other (LocationNotAvailableForResourceType). */
 static const char *const locations[][2] = {
     {"eastus", "East US"},
     {"eastus2", "East US 2"},
-    {"westus", "West US"},
+    {"southcentralus", "South Central US"},
     {"westus2", "West US 2"},
-    {"centralus", "Central US"},
-    {"northeurope", "North Europe"},
-    {"westeurope", "West Europe"},
-    {"uksouth", "UK South"},
-    {"southeastasia", "Southeast Asia"},
+    {"westus3", "West US 3"},
     {"australiaeast", "Australia East"},
+    {"southeastasia", "Southeast Asia"},
+    {"northeurope", "North Europe"},
+    {"swedencentral", "Sweden Central"},
+    {"uksouth", "UK South"},
+    {"westeurope", "West Europe"},
+    {"centralus", "Central US"},
+    {"southafricanorth", "South Africa North"},
+    {"centralindia", "Central India"},
+    {"eastasia", "East Asia"},
+    {"japaneast", "Japan East"},
+    {"koreacentral", "Korea Central"},
+    {"newzealandnorth", "New Zealand North"},
+    {"canadacentral", "Canada Central"},
+    {"francecentral", "France Central"},
+    {"germanywestcentral", "Germany West Central"},
+    {"italynorth", "Italy North"},
+    {"norwayeast", "Norway East"},
+    {"polandcentral", "Poland Central"},
+    {"spaincentral", "Spain Central"},
+    {"switzerlandnorth", "Switzerland North"},
+    {"mexicocentral", "Mexico Central"},
+    {"uaenorth", "UAE North"},
+    {"brazilsouth", "Brazil South"},
+    {"israelcentral", "Israel Central"},
+    {"qatarcentral", "Qatar Central"},
+    {"northcentralus", "North Central US"},
+    {"westus", "West US"},
+    {"westcentralus", "West Central US"},
+    {"japanwest", "Japan West"},
+    {"koreasouth", "Korea South"},
+    {"southindia", "South India"},
+    {"westindia", "West India"},
+    {"canadaeast", "Canada East"},
+    {"ukwest", "UK West"},
+    {"australiasoutheast", "Australia Southeast"},
+    {"australiacentral", "Australia Central"},
+    {"francesouth", "France South"},
+    {"germanynorth", "Germany North"},
+    {"norwaywest", "Norway West"},
+    {"switzerlandwest", "Switzerland West"},
+    {"uaecentral", "UAE Central"},
+    {"brazilsoutheast", "Brazil Southeast"},
+    {"southafricawest", "South Africa West"},
 };
+
+bool arm_location_known(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(locations); i++) {
+        if (strcmp(locations[i][0], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *arm_location_names(struct http_request *req)
+{
+    struct buf b = {0};
+    for (size_t i = 0; i < ARRAY_SIZE(locations); i++)
+        buf_printf(&b, "%s%s", i ? "," : "", locations[i][0]);
+    const char *names = arena_strdup(req->arena, b.data);
+    buf_free(&b);
+    return names;
+}
 
 int arm_list_locations(struct http_request *req)
 {
@@ -437,6 +558,8 @@ int arm_get_audit(struct http_request *req)
 
 #define AUTHZ "/{scope*}/providers/Microsoft.Authorization"
 #define RG "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
+/* Generic resources authorize in their handlers: the action names the type. */
+#define RES RG "/providers/{resourceProviderNamespace}/{resource*}"
 
 static const struct route arm_routes[] = {
     {HTTP_GET, "/metadata/endpoints", arm_get_metadata_endpoints, "Metadata_Endpoints", NULL,
@@ -494,15 +617,15 @@ static const struct route arm_routes[] = {
      "Microsoft.Resources/subscriptions/resources/read", ROUTE_COLLECTION},
     {HTTP_GET, RG "/resources", arm_list_group_resources, "Resources_ListByResourceGroup",
      "Microsoft.Resources/subscriptions/resourcegroups/resources/read", ROUTE_COLLECTION},
-    /* Last: resource types no route above serves, in any method. */
-    {HTTP_GET, RG "/providers/{resourceProviderNamespace}/{resource*}", arm_unknown_resource,
-     "Resources_Get", NULL},
-    {HTTP_PUT, RG "/providers/{resourceProviderNamespace}/{resource*}", arm_unknown_resource,
-     "Resources_CreateOrUpdate", NULL},
-    {HTTP_PATCH, RG "/providers/{resourceProviderNamespace}/{resource*}", arm_unknown_resource,
-     "Resources_Update", NULL},
-    {HTTP_DELETE, RG "/providers/{resourceProviderNamespace}/{resource*}", arm_unknown_resource,
-     "Resources_Delete", NULL},
+    /* Every provider type (arm/resources.c), after the routes above. */
+    {HTTP_GET, "/subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}/{resource*}",
+     arm_get_resource, "Resources_ListByType", NULL},
+    {HTTP_GET, RES, arm_get_resource, "Resources_Get", NULL},
+    {HTTP_HEAD, RES, arm_check_resource, "Resources_CheckExistence", NULL},
+    {HTTP_PUT, RES, arm_put_resource, "Resources_CreateOrUpdate", NULL},
+    {HTTP_PATCH, RES, arm_patch_resource, "Resources_Update", NULL},
+    {HTTP_DELETE, RES, arm_delete_resource, "Resources_Delete", NULL},
+    {HTTP_POST, RES, arm_resource_action, "Resources_Action", NULL},
 };
 
 const struct module arm_module = {

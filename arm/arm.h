@@ -25,13 +25,23 @@ int arm_require_subscription(struct http_request *req, const char *id);
  * 404 ResourceGroupNotFound if not. */
 int arm_require_resource_group(struct http_request *req);
 
-/* The JSON body as an object, or a failed request (400 InvalidRequestContent). The caller
- * frees it with json_free. */
-struct json *arm_body(struct http_request *req);
+/* The JSON body as an object living as long as the request, or a failed request (400
+ * InvalidRequestContent). */
+const struct json *arm_body(struct http_request *req);
+
+/* Is `name` ("westus") one of the regions azsim offers? And all of them, comma-separated. */
+bool arm_location_known(const char *name);
+const char *arm_location_names(struct http_request *req);
 
 /* RBAC for `action` at the request's scope (after the subscription is checked to exist);
  * every decision is audited. Returns 0, or fails the request (403 AuthorizationFailed). */
 int arm_authorize(struct http_request *req, const char *action);
+/* The same at an explicit scope (an ARM id). */
+int arm_authorize_at(struct http_request *req, const char *action, const char *scope);
+
+/* A "tags" member as JSON text: an object of at most 50 string values (absent or null is "{}"),
+ * or NULL after failing the request with ARM's error. */
+const char *arm_tags(struct http_request *req, const struct json *tags);
 
 /* The value quoted after `key` in the OData $filter ("roleName eq 'Reader'"), or NULL. */
 const char *arm_filter_value(struct http_request *req, const char *key);
@@ -73,7 +83,84 @@ bool arm_provider_known(const char *ns);
 
 int arm_list_resources(struct http_request *req);
 int arm_list_group_resources(struct http_request *req);
-int arm_unknown_resource(struct http_request *req);
+
+/* ---- generic resources (arm/resources.c) -----------------------------------------------------
+ *
+ * Every provider type — managed identities, VMs, networks, vaults, storage accounts — is one
+ * `struct arm_type` registered in arm/providers.c; arm/resources.c serves them all: PUT (201
+ * new, 200 existing), GET, HEAD, PATCH (a JSON merge patch), DELETE, listings by group,
+ * subscription and parent, tags, location, name rules, ETags and If-Match/If-None-Match, RBAC
+ * "{namespace}/{type}/read|write|delete", and nested types kept in step with the array their
+ * parent lists them in (a virtual network's subnets). Everything answers synchronously with
+ * provisioningState "Succeeded". A type adds only what is its own, through `write`/`remove`.
+ */
+
+/* One create or update, as a type's `write` sees it. */
+struct arm_change {
+    struct http_request *req;
+    const struct arm_type *type;
+    const char *id;              /* the resource id */
+    const char *parent_id;       /* nested types: the parent's id; else NULL */
+    const struct json *old;      /* as stored before; NULL when being created */
+    const struct json *resource; /* as it will be stored, before the type's own members */
+    struct json_writer *own;     /* an open object: members the type sets, merged over
+                                  * `resource` (null removes one) */
+};
+
+enum arm_type_flags {
+    ARM_TYPE_NO_LOCATION = 1 << 0,  /* nested types: no location of their own */
+    ARM_TYPE_ETAG_IN_BODY = 1 << 1, /* the resource carries its "etag" (Microsoft.Network) */
+    ARM_TYPE_CREATED_200 = 1 << 2,  /* creation answers 200, not 201 (storage accounts) */
+};
+
+/* A POST operation on a resource: POST {id}/{name}, which needs "{type}/{name}/action". */
+struct arm_action {
+    const char *name;
+    int (*run)(struct http_request *req, const char *id, const struct json *resource);
+};
+
+struct arm_type {
+    const char *namespace;       /* "Microsoft.Network" */
+    const char *type;            /* "virtualNetworks", nested "virtualNetworks/subnets" */
+    const char *api_versions[4]; /* newest first, as the provider listing shows them */
+    unsigned flags;              /* enum arm_type_flags */
+    const char *embedded_as;     /* nested: the parent's properties array listing them */
+    /* The name rule, and the message ARM gives when it is broken (one %s: the name). */
+    bool (*valid_name)(const char *name);
+    const char *name_rule;
+    /* Validate and complete a create or update: fail the request, or return 0 having written
+     * the type's own members to c->own. Runs inside the store transaction that saves it. */
+    int (*write)(struct arm_change *c);
+    /* Undo what `write` created elsewhere (a service principal), inside the deleting
+     * transaction: 0, or fail the request. `resource` is the stored resource. */
+    int (*remove)(struct http_request *req, const struct json *resource);
+    const struct arm_action *actions; /* ended by an entry without a name; may be NULL */
+};
+
+/* The registered type `ns`/`type` (case-insensitive), or NULL. */
+const struct arm_type *arm_type_find(const char *ns, const char *type);
+/* The nested type listed in `parent`'s properties array, if any (at most one per parent). */
+const struct arm_type *arm_type_embedded_in(const struct arm_type *parent);
+
+int arm_get_resource(struct http_request *req);
+int arm_check_resource(struct http_request *req);
+int arm_put_resource(struct http_request *req);
+int arm_patch_resource(struct http_request *req);
+int arm_delete_resource(struct http_request *req);
+int arm_resource_action(struct http_request *req);
+
+/* Delete every resource at or under `scope` (running each type's `remove`) and the role
+ * assignments scoped there. 0, AZ_EREPLIED (a `remove` failed the request) or AZ_ESTORE. */
+int arm_delete_resources_under(struct http_request *req, const char *scope);
+
+/* Name rules shared by several types. */
+bool arm_name_network(const char *name); /* 1-80 word characters, '.', '-', '_' */
+
+/* ---- resource types, each in its provider's file ----------------------------------------------
+ */
+
+extern const struct arm_type arm_network_security_groups; /* arm/network.c */
+extern const struct arm_type arm_network_security_rules;
 
 /* ---- the first start ------------------------------------------------------------------------ */
 

@@ -161,7 +161,7 @@ int arm_put_role_definition(struct http_request *req)
     if (!uuid_valid(id))
         return http_fail(req, 400, "InvalidRoleDefinitionId",
                          "The role definition ID '%s' is not valid: it must be a GUID.", id);
-    struct json *body = arm_body(req);
+    const struct json *body = arm_body(req);
     if (!body)
         return AZ_EREPLIED;
     const struct json *p = json_iget(body, "properties");
@@ -218,7 +218,6 @@ int arm_put_role_definition(struct http_request *req)
         else
             rc = reply_definition(req, id, existing[0] ? 200 : 201);
     }
-    json_free(body);
     return rc;
 }
 
@@ -355,7 +354,7 @@ int arm_create_role_assignment(struct http_request *req)
                          "The role assignment ID '%s' is not valid. The role assignment ID must be "
                          "a GUID.",
                          name);
-    struct json *body = arm_body(req);
+    const struct json *body = arm_body(req);
     if (!body)
         return AZ_EREPLIED;
     /* 2015-07-01 sends the fields flat; later versions inside "properties". */
@@ -426,7 +425,6 @@ int arm_create_role_assignment(struct http_request *req)
             rc = arm_reply(req, 201, w);
         }
     }
-    json_free(body);
     return rc;
 }
 

@@ -3,8 +3,9 @@
  * and "registered" as ARM does (registration is accepted and always in effect: azsim has no
  * unregistered state to emulate).
  *
- * The table grows as modules bring resource types (managed identities, compute, Key Vault,
- * storage); a namespace that is not here is refused as ARM refuses unknown namespaces.
+ * Two tables: Resource Manager's own types, and the registry of provider types that
+ * arm/resources.c serves (managed identities, compute, network, Key Vault, storage). A namespace
+ * in neither is refused as ARM refuses unknown namespaces.
  */
 #include "arm/arm.h"
 
@@ -14,51 +15,108 @@
 
 #include <string.h>
 
-struct provider_type {
+/* Resource Manager's own types, served by dedicated routes in arm/arm.c. */
+struct builtin_type {
+    const char *namespace;
     const char *name;
     const char *api_versions[4];
 };
 
-static const struct {
-    const char *namespace;
-    struct provider_type types[6];
-} providers[] = {
+static const struct builtin_type builtin_types[] = {
+    {"Microsoft.Resources", "subscriptions", {"2022-12-01", "2019-11-01", "2016-06-01"}},
+    {"Microsoft.Resources", "tenants", {"2022-12-01", "2019-11-01"}},
     {"Microsoft.Resources",
-     {{"subscriptions", {"2022-12-01", "2019-11-01", "2016-06-01"}},
-      {"tenants", {"2022-12-01", "2019-11-01"}},
-      {"resourceGroups", {"2025-04-01", "2022-09-01", "2021-04-01", "2019-10-01"}}}},
+     "resourceGroups",
+     {"2025-04-01", "2022-09-01", "2021-04-01", "2019-10-01"}},
     {"Microsoft.Authorization",
-     {{"roleDefinitions", {"2022-04-01", "2018-01-01-preview", "2015-07-01"}},
-      {"roleAssignments", {"2022-04-01", "2020-04-01-preview", "2015-07-01"}},
-      {"permissions", {"2022-04-01", "2015-07-01"}}}},
+     "roleDefinitions",
+     {"2022-04-01", "2018-01-01-preview", "2015-07-01"}},
+    {"Microsoft.Authorization",
+     "roleAssignments",
+     {"2022-04-01", "2020-04-01-preview", "2015-07-01"}},
+    {"Microsoft.Authorization", "permissions", {"2022-04-01", "2015-07-01"}},
 };
 
-static void write_provider(struct http_request *req, struct json_writer *w, size_t i,
+/* The provider types served by arm/resources.c, grouped by namespace. */
+static const struct arm_type *const resource_types[] = {
+    &arm_network_security_groups,
+    &arm_network_security_rules,
+};
+
+/* Every namespace once, in order of first appearance. */
+static const char *namespace_at(size_t i)
+{
+    size_t seen = 0;
+    const char *last = NULL;
+    for (size_t k = 0; k < ARRAY_SIZE(builtin_types) + ARRAY_SIZE(resource_types); k++) {
+        const char *ns = k < ARRAY_SIZE(builtin_types)
+                             ? builtin_types[k].namespace
+                             : resource_types[k - ARRAY_SIZE(builtin_types)]->namespace;
+        if (last && str_ieq(last, ns))
+            continue;
+        if (seen++ == i)
+            return ns;
+        last = ns;
+    }
+    return NULL;
+}
+
+const struct arm_type *arm_type_find(const char *ns, const char *type)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(resource_types); i++) {
+        if (str_ieq(resource_types[i]->namespace, ns) && str_ieq(resource_types[i]->type, type))
+            return resource_types[i];
+    }
+    return NULL;
+}
+
+const struct arm_type *arm_type_embedded_in(const struct arm_type *parent)
+{
+    size_t n = strlen(parent->type);
+    for (size_t i = 0; i < ARRAY_SIZE(resource_types); i++) {
+        const struct arm_type *t = resource_types[i];
+        if (t->embedded_as && str_ieq(t->namespace, parent->namespace) &&
+            strncmp(t->type, parent->type, n) == 0 && t->type[n] == '/' &&
+            !strchr(t->type + n + 1, '/'))
+            return t;
+    }
+    return NULL;
+}
+
+static void write_type(struct json_writer *w, const char *name, const char *const versions[4])
+{
+    jw_object_open(w);
+    jw_kv_string(w, "resourceType", name);
+    jw_key(w, "locations");
+    jw_array_open(w);
+    jw_array_close(w);
+    jw_key(w, "apiVersions");
+    jw_array_open(w);
+    for (size_t v = 0; v < 4 && versions[v]; v++)
+        jw_string(w, versions[v]);
+    jw_array_close(w);
+    jw_object_close(w);
+}
+
+static void write_provider(struct http_request *req, struct json_writer *w, const char *ns,
                            const char *sub)
 {
     jw_object_open(w);
     jw_kv_string(w, "id",
-                 sub ? arena_printf(req->arena, "/subscriptions/%s/providers/%s", sub,
-                                    providers[i].namespace)
-                     : arena_printf(req->arena, "/providers/%s", providers[i].namespace));
-    jw_kv_string(w, "namespace", providers[i].namespace);
+                 sub ? arena_printf(req->arena, "/subscriptions/%s/providers/%s", sub, ns)
+                     : arena_printf(req->arena, "/providers/%s", ns));
+    jw_kv_string(w, "namespace", ns);
     jw_kv_string(w, "registrationState", "Registered");
     jw_kv_string(w, "registrationPolicy", "RegistrationRequired");
     jw_key(w, "resourceTypes");
     jw_array_open(w);
-    for (size_t t = 0; t < ARRAY_SIZE(providers[i].types) && providers[i].types[t].name; t++) {
-        const struct provider_type *type = &providers[i].types[t];
-        jw_object_open(w);
-        jw_kv_string(w, "resourceType", type->name);
-        jw_key(w, "locations");
-        jw_array_open(w);
-        jw_array_close(w);
-        jw_key(w, "apiVersions");
-        jw_array_open(w);
-        for (size_t v = 0; v < ARRAY_SIZE(type->api_versions) && type->api_versions[v]; v++)
-            jw_string(w, type->api_versions[v]);
-        jw_array_close(w);
-        jw_object_close(w);
+    for (size_t i = 0; i < ARRAY_SIZE(builtin_types); i++) {
+        if (str_ieq(builtin_types[i].namespace, ns))
+            write_type(w, builtin_types[i].name, builtin_types[i].api_versions);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(resource_types); i++) {
+        if (str_ieq(resource_types[i]->namespace, ns))
+            write_type(w, resource_types[i]->type, resource_types[i]->api_versions);
     }
     jw_array_close(w);
     jw_object_close(w);
@@ -70,16 +128,16 @@ int arm_list_providers(struct http_request *req)
     const char *sub = http_param(req, "subscriptionId");
     struct json_writer *w = json_writer_new();
     jw_list_open(w);
-    for (size_t i = 0; i < ARRAY_SIZE(providers); i++)
-        write_provider(req, w, i, sub);
+    for (size_t i = 0; namespace_at(i); i++)
+        write_provider(req, w, namespace_at(i), sub);
     jw_list_close(w);
     return arm_reply(req, 200, w);
 }
 
 bool arm_provider_known(const char *ns)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(providers); i++) {
-        if (str_ieq(providers[i].namespace, ns))
+    for (size_t i = 0; namespace_at(i); i++) {
+        if (str_ieq(namespace_at(i), ns))
             return true;
     }
     return false;
@@ -89,10 +147,10 @@ bool arm_provider_known(const char *ns)
 int arm_get_provider(struct http_request *req)
 {
     const char *ns = http_param(req, "resourceProviderNamespace");
-    for (size_t i = 0; i < ARRAY_SIZE(providers); i++) {
-        if (str_ieq(providers[i].namespace, ns)) {
+    for (size_t i = 0; namespace_at(i); i++) {
+        if (str_ieq(namespace_at(i), ns)) {
             struct json_writer *w = json_writer_new();
-            write_provider(req, w, i, http_param(req, "subscriptionId"));
+            write_provider(req, w, namespace_at(i), http_param(req, "subscriptionId"));
             return arm_reply(req, 200, w);
         }
     }

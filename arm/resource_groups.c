@@ -103,23 +103,6 @@ static int reply_group(struct http_request *req, int status)
     return arm_reply(req, status, w);
 }
 
-/* The "tags" member as JSON text: an object of strings, or NULL after failing the request. */
-static const char *tags_text(struct http_request *req, const struct json *tags)
-{
-    if (json_type(tags) == JSON_NONE || json_type(tags) == JSON_NULL)
-        return "{}";
-    if (json_type(tags) != JSON_OBJECT || json_len(tags) > 50) {
-        http_fail(req, 400, "InvalidTagNameCharacters",
-                  "Tags must be an object of at most 50 name/value pairs.");
-        return NULL;
-    }
-    struct json_writer *w = json_writer_new();
-    jw_value(w, tags);
-    const char *text = arena_strdup(req->arena, json_writer_text(w, NULL));
-    json_writer_free(w);
-    return text;
-}
-
 /* Prepare `sql` with ?1 = the subscription and ?2 = the group name bound. */
 static int group_statement(struct http_request *req, const char *sql, struct store_stmt **st)
 {
@@ -147,11 +130,11 @@ int arm_create_resource_group(struct http_request *req)
                          "hyphen, period (except at end), and Unicode characters that match the "
                          "allowed characters, and be 1 to 90 characters long.",
                          name);
-    struct json *body = arm_body(req);
+    const struct json *body = arm_body(req);
     if (!body)
         return AZ_EREPLIED;
     const char *location = json_string(json_iget(body, "location"));
-    const char *tags = tags_text(req, json_iget(body, "tags"));
+    const char *tags = arm_tags(req, json_iget(body, "tags"));
     int rc;
     if (!tags) {
         rc = AZ_EREPLIED;
@@ -175,7 +158,6 @@ int arm_create_resource_group(struct http_request *req)
         }
         rc = rc == 0 ? reply_group(req, existed ? 200 : 201) : fail_group(req, rc);
     }
-    json_free(body);
     return rc;
 }
 
@@ -198,11 +180,11 @@ int arm_update_resource_group(struct http_request *req)
     int rc = find_group(req, NULL);
     if (rc != 0)
         return fail_group(req, rc);
-    struct json *body = arm_body(req);
+    const struct json *body = arm_body(req);
     if (!body)
         return AZ_EREPLIED;
     const struct json *tags_member = json_iget(body, "tags");
-    const char *tags = json_type(tags_member) == JSON_NONE ? NULL : tags_text(req, tags_member);
+    const char *tags = json_type(tags_member) == JSON_NONE ? NULL : arm_tags(req, tags_member);
     if (json_type(tags_member) != JSON_NONE && !tags) {
         rc = AZ_EREPLIED;
     } else {
@@ -216,43 +198,31 @@ int arm_update_resource_group(struct http_request *req)
         }
         rc = rc == 0 ? reply_group(req, 200) : fail_group(req, rc);
     }
-    json_free(body);
     return rc;
 }
 
-/* DELETE removes the group and the role assignments at or inside it. */
+/* DELETE removes the group with everything in it: its resources (each as its type deletes it)
+ * and the role assignments scoped at or inside it. */
 int arm_delete_resource_group(struct http_request *req)
 {
     int rc = find_group(req, NULL);
     if (rc != 0)
         return fail_group(req, rc);
-    const char *scope = arm_scope(req);
     struct store *s = req->store;
     struct store_stmt *st = NULL;
     rc = store_begin(s);
+    if (rc == 0)
+        rc = arm_delete_resources_under(req, arm_scope(req));
     if (rc == 0 && (rc = group_statement(req,
                                          "DELETE FROM resource_groups WHERE "
                                          "subscription_id = lower(?1) AND name = ?2",
                                          &st)) == 0)
         rc = finish(st);
     if (rc == 0)
-        rc = store_run(s,
-                       "DELETE FROM resources WHERE subscription_id = lower(?1) AND "
-                       "resource_group = ?2",
-                       "ss", http_param(req, "subscriptionId"),
-                       http_param(req, "resourceGroupName"));
-    if (rc == 0 && (rc = store_prepare(s,
-                                       "DELETE FROM role_assignments WHERE scope = ?1 OR "
-                                       "scope LIKE ?1 || '/%'",
-                                       &st)) == 0) {
-        store_bind_text(st, 1, scope);
-        rc = finish(st);
-    }
-    if (rc == 0)
         rc = store_commit(s);
     if (rc != 0) {
         store_rollback(s);
-        return fail_group(req, AZ_ESTORE);
+        return rc == AZ_EREPLIED ? rc : fail_group(req, AZ_ESTORE);
     }
     return http_reply(req, 200, NULL, "", 0);
 }

@@ -80,6 +80,20 @@ void json_free(struct json *root)
         yajl_tree_free(VAL(root));
 }
 
+static void json_dispose(void *root)
+{
+    json_free(root);
+}
+
+const struct json *json_parse_in(struct arena *a, const char *text, size_t len)
+{
+    struct json *doc;
+    if (json_parse(text, len, &doc, NULL, 0) != 0)
+        return NULL;
+    arena_on_free(a, json_dispose, doc);
+    return doc;
+}
+
 enum json_type json_type(const struct json *v)
 {
     if (!v)
@@ -320,6 +334,37 @@ void jw_value(struct json_writer *w, const struct json *v)
         jw_object_close(w);
         return;
     }
+}
+
+void jw_merge_patch(struct json_writer *w, const struct json *target, const struct json *patch)
+{
+    if (json_type(patch) != JSON_OBJECT) {
+        jw_value(w, patch);
+        return;
+    }
+    bool target_object = json_type(target) == JSON_OBJECT;
+    jw_object_open(w);
+    /* Members of the target, each replaced, merged or removed by the patch. */
+    for (size_t i = 0; target_object && i < json_len(target); i++) {
+        const struct json *change = json_get(patch, json_key_at(target, i));
+        if (json_type(change) == JSON_NULL)
+            continue;
+        jw_key(w, json_key_at(target, i));
+        if (json_type(change) == JSON_NONE)
+            jw_value(w, json_at(target, i));
+        else
+            jw_merge_patch(w, json_at(target, i), change);
+    }
+    /* Members only the patch has, without the nulls that would delete them. */
+    for (size_t i = 0; i < json_len(patch); i++) {
+        const char *key = json_key_at(patch, i);
+        if (json_type(json_at(patch, i)) == JSON_NULL ||
+            (target_object && json_type(json_get(target, key)) != JSON_NONE))
+            continue;
+        jw_key(w, key);
+        jw_merge_patch(w, NULL, json_at(patch, i));
+    }
+    jw_object_close(w);
 }
 
 void jw_kv_string(struct json_writer *w, const char *key, const char *s)

@@ -25,6 +25,7 @@ enum json_type {
     JSON_OBJECT,
 };
 
+struct arena;
 struct json; /* a node of a parsed document; owned by the document's root */
 
 /*
@@ -34,6 +35,8 @@ struct json; /* a node of a parsed document; owned by the document's root */
  */
 int json_parse(const char *text, size_t len, struct json **out, char *err, size_t errlen);
 void json_free(struct json *root);
+/* Parse a well-formed document whose tree lives as long as arena `a`; NULL if it does not parse. */
+const struct json *json_parse_in(struct arena *a, const char *text, size_t len);
 
 enum json_type json_type(const struct json *v);
 /* Object member by exact key (JSON keys are case-sensitive); NULL when absent or not an object. */
@@ -70,6 +73,14 @@ void jw_bool(struct json_writer *w, bool v);
 void jw_null(struct json_writer *w);
 /* Copy a parsed value (and everything under it) into the output. */
 void jw_value(struct json_writer *w, const struct json *v);
+
+/*
+ * Write `target` changed by `patch` as a JSON merge patch (RFC 7386) — how ARM's PATCH and
+ * azsim's own server-side fields combine with a resource: members of an object patch replace
+ * the target's, objects merge recursively, null removes a member; any other patch replaces the
+ * target whole. `target` may be NULL.
+ */
+void jw_merge_patch(struct json_writer *w, const struct json *target, const struct json *patch);
 
 /* {"value":[ … ]}: the collection envelope Azure's list operations answer with. */
 void jw_list_open(struct json_writer *w);

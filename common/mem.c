@@ -73,8 +73,15 @@ struct arena_chunk {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
+struct arena_dispose {
+    struct arena_dispose *next;
+    void (*fn)(void *);
+    void *p;
+};
+
 struct arena {
     struct arena_chunk *head;
+    struct arena_dispose *disposers; /* newest first */
 };
 
 struct arena *arena_new(void)
@@ -86,6 +93,8 @@ void arena_free(struct arena *a)
 {
     if (!a)
         return;
+    for (struct arena_dispose *d = a->disposers; d; d = d->next)
+        d->fn(d->p);
     struct arena_chunk *c = a->head;
     while (c) {
         struct arena_chunk *next = c->next;
@@ -121,6 +130,15 @@ void *arena_alloc(struct arena *a, size_t n)
     c->used += n;
     memset(p, 0, n);
     return p;
+}
+
+void arena_on_free(struct arena *a, void (*fn)(void *), void *p)
+{
+    struct arena_dispose *d = arena_alloc(a, sizeof(*d));
+    d->fn = fn;
+    d->p = p;
+    d->next = a->disposers;
+    a->disposers = d;
 }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)

@@ -32,6 +32,9 @@ char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(struct arena *a, const char *fmt, va_list ap);
+/* Call fn(p) when the arena is freed (newest first): heap objects that live as long as a request,
+ * such as a parsed JSON document. */
+void arena_on_free(struct arena *a, void (*fn)(void *), void *p);
 
 /*
  * Growable byte buffer. Always NUL-terminated after any append (data[len] == 0) so text can be

@@ -2,7 +2,9 @@
 azsim's Resource Manager through the front door: a ResourceManagementClient and a
 SubscriptionClient with the admin application's ClientSecretCredential and no option in code,
 only `azsim env`. Resource groups: create_or_update (201, then 200), get, list, check_existence,
-begin_delete(...).result(); subscriptions.list shows the default subscription.
+begin_delete(...).result(); subscriptions.list shows the default subscription; the generic
+resources operations (begin_create_or_update, get, list_by_resource_group with $filter,
+begin_delete, check_existence) on a network security group.
 
 The SDK runs in a child /usr/bin/python3 (SDK_CHILD below) with exactly the environment of the
 case, as the other suites of this directory do."""
@@ -61,6 +63,18 @@ step("createAgain", lambda: resources.resource_groups.create_or_update(
 step("get", lambda: resources.resource_groups.get(group).as_dict())
 step("list", lambda: [g.as_dict() for g in resources.resource_groups.list()])
 step("exists", lambda: resources.resource_groups.check_existence(group))
+NSG = ("Microsoft.Network", "", "networkSecurityGroups", "py-nsg", "2022-07-01")
+RULE = {"protocol": "Tcp", "access": "Allow", "direction": "Inbound", "priority": 100,
+        "sourcePortRange": "*", "destinationPortRange": "22", "sourceAddressPrefix": "*",
+        "destinationAddressPrefix": "*"}
+step("nsgCreate", lambda: resources.resources.begin_create_or_update(group, *NSG, {
+    "location": "westus", "tags": {"by": "python"},
+    "properties": {"securityRules": [{"name": "ssh", "properties": RULE}]}}).result().as_dict())
+step("nsgGet", lambda: resources.resources.get(group, *NSG).as_dict())
+step("nsgList", lambda: [r.as_dict() for r in resources.resources.list_by_resource_group(
+    group, filter="resourceType eq 'Microsoft.Network/networkSecurityGroups'")])
+step("nsgDelete", lambda: resources.resources.begin_delete(group, *NSG).result())
+step("nsgExistsAfterDelete", lambda: resources.resources.check_existence(group, *NSG))
 step("delete", lambda: resources.resource_groups.begin_delete(group).result())
 step("existsAfterDelete", lambda: resources.resource_groups.check_existence(group))
 step("getAfterDelete", not_found)
@@ -140,6 +154,22 @@ class ResourceManagementThroughTheFrontDoor(unittest.TestCase):
         again = self.step('createAgain')
         self.assertEqual(again['statuses'], [200])
         self.check_group(again['value'], {'created': 'again'})
+
+    def test_generic_resources_create_get_list_delete(self):
+        sub = server.info['subscriptionId']
+        nsg_id = (f'/subscriptions/{sub}/resourceGroups/{self.GROUP}/providers/'
+                  'Microsoft.Network/networkSecurityGroups/py-nsg')
+        created = self.step('nsgCreate')
+        self.assertEqual(created['statuses'], [201])
+        self.assertEqual(created['value'].get('id'), nsg_id, created)
+        self.assertEqual(created['value']['properties']['provisioningState'], 'Succeeded')
+        self.assertEqual([r['name'] for r in created['value']['properties']['securityRules']],
+                         ['ssh'])
+        got = self.step('nsgGet')['value']
+        self.assertEqual(got.get('tags'), {'by': 'python'}, got)
+        self.assertEqual([r.get('id') for r in self.step('nsgList')['value']], [nsg_id])
+        self.assertEqual(self.step('nsgDelete')['statuses'], [200])
+        self.assertIs(self.step('nsgExistsAfterDelete')['value'], False)
 
     def test_get(self):
         self.check_group(self.step('get')['value'], {'created': 'again'})

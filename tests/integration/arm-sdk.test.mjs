@@ -4,7 +4,9 @@
 // with nothing but `azsim env`, and (b) aimed at the listeners with the `endpoint` option and
 // authorityHost (the clients then ask for "<endpoint>/.default", an audience azsim's ARM accepts).
 // Resource groups: create (201, then 200), get, checkExistence (HEAD 204/404), update tags, list,
-// beginDeleteAndWait; role definitions filtered by name; a role assignment for a second service
+// beginDeleteAndWait; the generic resource operations (create, nested create, get, checkExistence,
+// update, list with $filter, by id, delete) on a network security group; role definitions
+// filtered by name; a role assignment for a second service
 // principal (made with `azsim app create`, so the server keeps its data in files): create (201),
 // get, listForScope(atScope()), delete. The SDK code runs in child `node` processes
 // (lib/arm-client.mjs) that may connect to nothing but the loopback.
@@ -170,6 +172,36 @@ describe('ARM with @azure/arm-resources and @azure/arm-authorization', () => {
         assert.equal(a.principalType, 'ServicePrincipal');
         assert.equal(a.roleDefinitionId, `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${arm.ROLES.Reader}`);
       }
+
+      it('generic resources: create (201), a nested resource (201) listed in its parent, get, checkExistence, update (PATCH), list with $filter, get/delete by id, delete', () => {
+        const nsgId = `${groupId()}/providers/Microsoft.Network/networkSecurityGroups/sdk-nsg`;
+        const created = step('createNsg');
+        assert.deepEqual(created.statuses, [201]);
+        assert.equal(created.value.id, nsgId);
+        assert.equal(created.value.type, 'Microsoft.Network/networkSecurityGroups');
+        assert.equal(created.value.properties.provisioningState, 'Succeeded');
+        assert.deepEqual(created.value.properties.securityRules.map((r) => r.name), ['ssh']);
+        const rule = step('createRule');
+        assert.deepEqual(rule.statuses, [201]);
+        assert.equal(rule.value.id, `${nsgId}/securityRules/http`);
+        const got = step('getNsg');
+        assert.deepEqual(got.statuses, [200]);
+        assert.deepEqual(got.value.properties.securityRules.map((r) => r.name), ['ssh', 'http']);
+        assert.deepEqual(got.value.tags, { tier: 'web' });
+        assert.equal(step('nsgExists').value.body, true);
+        assert.equal(step('nsgMissing').value.body, false);
+        const updated = step('updateNsg');
+        assert.deepEqual(updated.statuses, [200]);
+        assert.deepEqual(updated.value.tags, { tier: 'db' });
+        assert.equal(updated.value.properties.resourceGuid, got.value.properties.resourceGuid);
+        const listed = step('listTyped').value;
+        assert.deepEqual(listed.map((r) => r.id), [nsgId]);
+        assert.equal(step('getRuleById').value.properties.destinationPortRange, '80');
+        assert.deepEqual(step('deleteRuleById').statuses, [200]);
+        assert.deepEqual(step('getAfterRuleDelete').value.properties.securityRules.map((r) => r.name), ['ssh']);
+        assert.deepEqual(step('deleteNsg').statuses, [200]);
+        assert.equal(step('nsgExistsAfterDelete').value.body, false);
+      });
 
       it('roleAssignments.create (201) and get, for a service principal made with `azsim app create`', () => {
         const created = step('createAssignment');

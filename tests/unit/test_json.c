@@ -473,6 +473,49 @@ static void test_jw_value_round_trip(void **state)
     free(text);
 }
 
+static char *merged(const char *target, const char *patch)
+{
+    struct json *t = target ? parse_ok(target) : NULL;
+    struct json *p = parse_ok(patch);
+    struct json_writer *w = json_writer_new();
+    jw_merge_patch(w, t, p);
+    char *text = writer_text(w);
+    json_writer_free(w);
+    json_free(t);
+    json_free(p);
+    return text;
+}
+
+/* RFC 7386, appendix A, in order. */
+static void test_merge_patch(void **state)
+{
+    static const char *const cases[][3] = {
+        {"{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+        {"{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}"},
+        {"{\"a\":\"b\"}", "{\"a\":null}", "{}"},
+        {"{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}"},
+        {"{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+        {"{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}"},
+        {"{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}"},
+        {"{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}"},
+        {"[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]"},
+        {"{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]"},
+        {"{\"a\":\"foo\"}", "null", "null"},
+        {"{\"a\":\"foo\"}", "\"bar\"", "\"bar\""},
+        {"{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}"},
+        {"[1,2]", "{\"a\":\"b\",\"c\":null}", "{\"a\":\"b\"}"},
+        {"{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}"},
+        /* No target at all: the patch without its nulls. */
+        {NULL, "{\"a\":{\"b\":null,\"c\":1}}", "{\"a\":{\"c\":1}}"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *text = merged(cases[i][0], cases[i][1]);
+        assert_string_equal(text, cases[i][2]);
+        free(text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_writer_escaping),
         cmocka_unit_test(test_writer_replaces_invalid_utf8),
         cmocka_unit_test(test_jw_value_round_trip),
+        cmocka_unit_test(test_merge_patch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

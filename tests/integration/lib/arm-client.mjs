@@ -25,6 +25,7 @@ function describeError(err) {
     message: String(err?.message ?? err),
     code: err?.code,
     statusCode: err?.statusCode,
+    stack: err?.stack,
   };
 }
 
@@ -93,6 +94,34 @@ const steps = [
   ['deleteAssignment', () => authorization.roleAssignments.delete(groupScope, sc.assignmentName)],
   ['listAfterDelete', () => collect(authorization.roleAssignments.listForScope(groupScope, { filter: 'atScope()' }))],
 ];
+// The generic resource operations, on a type served by azsim's generic machinery (a network
+// security group and, nested in it, security rules).
+const NET = ['Microsoft.Network', '', 'networkSecurityGroups', 'sdk-nsg', '2022-07-01'];
+const nsgId = `${groupScope}/providers/Microsoft.Network/networkSecurityGroups/sdk-nsg`;
+const rule = (priority, port) => ({
+  protocol: 'Tcp', access: 'Allow', direction: 'Inbound', priority, sourcePortRange: '*',
+  destinationPortRange: port, sourceAddressPrefix: '*', destinationAddressPrefix: '*',
+});
+const waitFast = { updateIntervalInMs: 100 };
+const generic = resources.resources;
+steps.push(
+  ['createNsg', () => generic.beginCreateOrUpdateAndWait(sc.group, ...NET, {
+    location: sc.location, tags: { tier: 'web' },
+    properties: { securityRules: [{ name: 'ssh', properties: rule(100, '22') }] },
+  }, waitFast)],
+  ['createRule', () => generic.beginCreateOrUpdateAndWait(sc.group, 'Microsoft.Network',
+    'networkSecurityGroups/sdk-nsg', 'securityRules', 'http', '2022-07-01', { properties: rule(200, '80') }, waitFast)],
+  ['getNsg', () => generic.get(sc.group, ...NET)],
+  ['nsgExists', () => generic.checkExistence(sc.group, ...NET)],
+  ['nsgMissing', () => generic.checkExistence(sc.group, 'Microsoft.Network', '', 'networkSecurityGroups', 'sdk-nope', '2022-07-01')],
+  ['updateNsg', () => generic.beginUpdateAndWait(sc.group, ...NET, { tags: { tier: 'db' } }, waitFast)],
+  ['listTyped', () => collect(generic.listByResourceGroup(sc.group, { filter: "resourceType eq 'Microsoft.Network/networkSecurityGroups'" }))],
+  ['getRuleById', () => generic.getById(`${nsgId}/securityRules/http`, '2022-07-01')],
+  ['deleteRuleById', () => generic.beginDeleteByIdAndWait(`${nsgId}/securityRules/http`, '2022-07-01', waitFast)],
+  ['getAfterRuleDelete', () => generic.getById(nsgId, '2022-07-01')],
+  ['deleteNsg', () => generic.beginDeleteAndWait(sc.group, ...NET, waitFast)],
+  ['nsgExistsAfterDelete', () => generic.checkExistence(sc.group, ...NET)],
+);
 if (sc.armScopeCheck) {
   const scoped = new ResourceManagementClient(credential, sc.subscriptionId, { ...clientOptions, credentialScopes: [sc.armScopeCheck] });
   steps.push(['getWithCredentialScopes', () => scoped.resourceGroups.get(sc.group)]);
