@@ -99,11 +99,11 @@ int aad_client_find(struct store *s, const char *tenant_id, const char *app_id,
     char pub[8] = "";
     int rc = row(s,
                  "SELECT sp.app_id, sp.object_id, sp.tenant_id, sp.display_name, sp.type, "
-                 "       coalesce(a.public_client, 0) "
+                 "       coalesce(a.public_client, 0), coalesce(sp.resource_id, '') "
                  "FROM service_principals sp LEFT JOIN applications a ON a.app_id = sp.app_id "
                  "WHERE sp.tenant_id = lower(?1) AND sp.app_id = ?2",
                  2, tenant_id, app_id, COL(out->app_id), COL(out->object_id), COL(out->tenant_id),
-                 COL(out->display_name), COL(out->type), COL(pub), NULL);
+                 COL(out->display_name), COL(out->type), COL(pub), COL(out->resource_id), NULL);
     if (rc != AZ_ENOTFOUND) {
         out->public_client = strcmp(pub, "1") == 0;
         return rc;
@@ -227,6 +227,26 @@ int aad_application_add_certificate(struct store *s, const char *app_id,
 {
     return add_credential(s, app_id, "certificate", NULL, NULL, cert,
                           now_ms() + (int64_t)3650 * 86400000);
+}
+
+int aad_managed_identity_create(struct store *s, const char *tenant_id, const char *client_id,
+                                const char *object_id, const char *name, const char *resource_id,
+                                const struct token_key *cert)
+{
+    int rc = store_run(s,
+                       "INSERT INTO service_principals(object_id, app_id, tenant_id, display_name, "
+                       "type, resource_id, created_at) "
+                       "VALUES(?1, lower(?2), lower(?3), ?4, 'ManagedIdentity', ?5, ?6)",
+                       "sssssi", object_id, client_id, tenant_id, name, resource_id, now_ms());
+    return rc == 0 ? aad_application_add_certificate(s, client_id, cert) : rc;
+}
+
+int aad_service_principal_delete(struct store *s, const char *client_id)
+{
+    int rc = store_run(s, "DELETE FROM credentials WHERE app_id = ?1", "s", client_id);
+    return rc == 0
+               ? store_run(s, "DELETE FROM service_principals WHERE app_id = ?1", "s", client_id)
+               : rc;
 }
 
 int aad_resource_application(struct store *s, const char *tenant_id, const char *resource,

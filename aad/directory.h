@@ -26,7 +26,8 @@ struct aad_client {
     char object_id[40]; /* the service principal's object id: the token's oid */
     char tenant_id[40];
     char display_name[256];
-    char type[32]; /* Application | ManagedIdentity */
+    char type[32];         /* Application | ManagedIdentity */
+    char resource_id[512]; /* managed identities: the ARM id they belong to; else "" */
     bool public_client;
 };
 
@@ -93,6 +94,14 @@ int aad_application_add_certificate(struct store *s, const char *app_id,
 int aad_user_create(struct store *s, const char *tenant_id, const char *object_id, const char *upn,
                     const char *name, const char *password);
 int aad_user_set_password(struct store *s, const char *object_id, const char *password);
+/* A managed identity's service principal (no application object: object id `object_id`, app id
+ * `client_id`), with `cert` registered as its credential. `resource_id` is the ARM id of the
+ * user-assigned identity or of the VM whose system-assigned identity it is. */
+int aad_managed_identity_create(struct store *s, const char *tenant_id, const char *client_id,
+                                const char *object_id, const char *name, const char *resource_id,
+                                const struct token_key *cert);
+/* Delete a service principal and every credential of its app id. */
+int aad_service_principal_delete(struct store *s, const char *client_id);
 /* Remove every client secret of `app_id` (before adding the one that replaces them). */
 int aad_application_remove_secrets(struct store *s, const char *app_id);
 

@@ -430,6 +430,8 @@ static char *access_token(struct grant *g, const struct token_key *key,
     }
     jw_kv_string(w, "uti", random_id(g->req->arena));
     jw_kv_string(w, "ver", "1.0");
+    if (client->resource_id[0]) /* managed identities: what the identity belongs to */
+        jw_kv_string(w, "xms_mirid", client->resource_id);
     jw_object_close(w);
     char *jwt = sign(g, key, w);
     json_writer_free(w);

@@ -231,33 +231,65 @@ int arm_authorize(struct http_request *req, const char *action)
     return arm_authorize_at(req, action, scope);
 }
 
-int arm_authorize_at(struct http_request *req, const char *action, const char *scope)
+/* Ask the RBAC checker and audit its answer. 0 with *allowed set, or a failed request. */
+static int decide(struct http_request *req, const char *action, const char *scope, bool *allowed)
 {
-    const char *sub = subscription_of(req, scope);
-    if (sub && arm_require_subscription(req, sub) != 0)
-        return AZ_EREPLIED;
     struct rbac_decision d;
-    if (rbac_check(req->store, req->caller->oid, RBAC_ACTION, action, *scope ? scope : "/", &d) !=
-        0)
+    if (rbac_check(req->store, req->caller->oid, RBAC_ACTION, action, scope, &d) != 0)
         return http_fail(req, 500, "InternalServerError", "The authorization store failed.");
     audit_record(req->store, &(struct audit_entry){
                                  .module = "arm",
                                  .principal = req->caller->oid,
                                  .action = action,
-                                 .scope = *scope ? scope : "/",
+                                 .scope = scope,
                                  .allowed = d.allowed,
                                  .reason = d.explanation,
                                  .request_id = req->request_id,
                              });
     req->rbac_verdict = d.allowed ? "allow" : "deny";
-    if (d.allowed)
+    *allowed = d.allowed;
+    return 0;
+}
+
+static const char *client_name(const struct http_request *req)
+{
+    return req->caller->name[0] ? req->caller->name : req->caller->appid;
+}
+
+int arm_authorize_at(struct http_request *req, const char *action, const char *scope)
+{
+    const char *sub = subscription_of(req, scope);
+    if (sub && arm_require_subscription(req, sub) != 0)
+        return AZ_EREPLIED;
+    if (!*scope)
+        scope = "/";
+    bool allowed;
+    if (decide(req, action, scope, &allowed) != 0)
+        return AZ_EREPLIED;
+    if (allowed)
         return 0;
-    const char *client = req->caller->name[0] ? req->caller->name : req->caller->appid;
     return http_fail(req, 403, "AuthorizationFailed",
                      "The client '%s' with object id '%s' does not have authorization to perform "
                      "action '%s' over scope '%s' or the scope is invalid. If access was recently "
                      "granted, please refresh your credentials.",
-                     client, req->caller->oid, action, *scope ? scope : "/");
+                     client_name(req), req->caller->oid, action, scope);
+}
+
+int arm_authorize_linked(struct http_request *req, const char *operation, const char *action,
+                         const char *linked_scope)
+{
+    bool allowed;
+    if (decide(req, action, linked_scope, &allowed) != 0)
+        return AZ_EREPLIED;
+    if (allowed)
+        return 0;
+    return http_fail(req, 403, "LinkedAuthorizationFailed",
+                     "The client '%s' with object id '%s' has permission to perform action '%s' on "
+                     "scope '%s'; however, it does not have permission to perform action(s) '%s' "
+                     "on the linked scope(s) '%s' (respectively) or the linked scope(s) are "
+                     "invalid.",
+                     client_name(req), req->caller->oid, operation, arm_scope(req), action,
+                     linked_scope);
 }
 
 /*

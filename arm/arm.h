@@ -38,6 +38,11 @@ const char *arm_location_names(struct http_request *req);
 int arm_authorize(struct http_request *req, const char *action);
 /* The same at an explicit scope (an ARM id). */
 int arm_authorize_at(struct http_request *req, const char *action, const char *scope);
+/* A linked authorization: the caller, allowed its operation, must also be allowed `action` on
+ * the resource it links (attaching an identity needs its "assign/action"). Fails the request
+ * with 403 LinkedAuthorizationFailed, naming `operation` (the action already granted). */
+int arm_authorize_linked(struct http_request *req, const char *operation, const char *action,
+                         const char *linked_scope);
 
 /* A "tags" member as JSON text: an object of at most 50 string values (absent or null is "{}"),
  * or NULL after failing the request with ARM's error. */
@@ -101,6 +106,7 @@ struct arm_change {
     const struct arm_type *type;
     const char *id;              /* the resource id */
     const char *parent_id;       /* nested types: the parent's id; else NULL */
+    const struct json *parent;   /* nested types: the parent as it will be stored */
     const struct json *old;      /* as stored before; NULL when being created */
     const struct json *resource; /* as it will be stored, before the type's own members */
     struct json_writer *own;     /* an open object: members the type sets, merged over
@@ -134,6 +140,9 @@ struct arm_type {
     /* Undo what `write` created elsewhere (a service principal), inside the deleting
      * transaction: 0, or fail the request. `resource` is the stored resource. */
     int (*remove)(struct http_request *req, const struct json *resource);
+    /* GET with $expand (VMs' instanceView): write members to merge over the stored resource
+     * into `own`, an open object; 0, or fail the request. */
+    int (*expand)(struct http_request *req, const struct json *resource, struct json_writer *own);
     const struct arm_action *actions; /* ended by an entry without a name; may be NULL */
 };
 
@@ -149,6 +158,10 @@ int arm_patch_resource(struct http_request *req);
 int arm_delete_resource(struct http_request *req);
 int arm_resource_action(struct http_request *req);
 
+/* The stored resource `id` (any type), living as long as the request: 0, AZ_ENOTFOUND or
+ * AZ_ESTORE. */
+int arm_resource_load(struct http_request *req, const char *id, const struct json **body);
+
 /* Delete every resource at or under `scope` (running each type's `remove`) and the role
  * assignments scoped there. 0, AZ_EREPLIED (a `remove` failed the request) or AZ_ESTORE. */
 int arm_delete_resources_under(struct http_request *req, const char *scope);
@@ -156,11 +169,34 @@ int arm_delete_resources_under(struct http_request *req, const char *scope);
 /* Name rules shared by several types. */
 bool arm_name_network(const char *name); /* 1-80 word characters, '.', '-', '_' */
 
-/* ---- resource types, each in its provider's file ----------------------------------------------
+/* ---- managed identities (arm/identities.c) ----------------------------------------------------
  */
 
-extern const struct arm_type arm_network_security_groups; /* arm/network.c */
+struct arm_identity {
+    char tenant_id[40];
+    char principal_id[37]; /* the service principal's object id */
+    char client_id[37];    /* its app id */
+};
+
+/* Make a managed identity for `resource_id` (a user-assigned identity, or a VM for its
+ * system-assigned one): its service principal in the subscription's tenant, a certificate
+ * registered on it, the private key kept for IMDS. Fails the request (500) on a store error. */
+int arm_identity_create(struct http_request *req, const char *name, const char *resource_id,
+                        struct arm_identity *out);
+/* Delete the identity with this client id: its principal, credentials and key. NULL is none. */
+int arm_identity_delete(struct http_request *req, const char *client_id);
+
+/* ---- resource types, each in its provider's file --------------------------------------------- */
+
+extern const struct arm_type arm_user_assigned_identities; /* arm/managed_identities.c */
+extern const struct arm_type arm_virtual_machines;         /* arm/compute.c */
+extern const struct arm_type arm_network_security_groups;  /* arm/network.c */
 extern const struct arm_type arm_network_security_rules;
+extern const struct arm_type arm_virtual_networks;
+extern const struct arm_type arm_subnets;
+extern const struct arm_type arm_public_ip_addresses;
+extern const struct arm_type arm_network_interfaces;
+extern const struct arm_type arm_ip_configurations;
 
 /* ---- the first start ------------------------------------------------------------------------ */
 

@@ -39,8 +39,9 @@ static const struct builtin_type builtin_types[] = {
 
 /* The provider types served by arm/resources.c, grouped by namespace. */
 static const struct arm_type *const resource_types[] = {
-    &arm_network_security_groups,
-    &arm_network_security_rules,
+    &arm_user_assigned_identities, &arm_virtual_machines,   &arm_network_security_groups,
+    &arm_network_security_rules,   &arm_virtual_networks,   &arm_subnets,
+    &arm_public_ip_addresses,      &arm_network_interfaces, &arm_ip_configurations,
 };
 
 /* Every namespace once, in order of first appearance. */

@@ -167,6 +167,11 @@ static int load(struct http_request *req, const char *id, const struct json **bo
     return rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
 }
 
+int arm_resource_load(struct http_request *req, const char *id, const struct json **body)
+{
+    return load(req, id, body, NULL);
+}
+
 /* The condition "resources whose id lies under ?1" (ids compare case-insensitively). */
 #define UNDER(param) "lower(substr(id, 1, length(" param "))) = lower(" param ")"
 
@@ -374,8 +379,8 @@ static int check_location(struct http_request *req, const struct arm_type *type,
 }
 
 static int save(struct http_request *req, const struct arm_type *type, const char *id,
-                const char *parent_id, const struct json *old, const struct json *desired,
-                const struct json **saved);
+                const char *parent_id, const struct json *parent, const struct json *old,
+                const struct json *desired, const struct json **saved);
 
 /*
  * A parent's array of nested resources (a virtual network's "subnets") made real: each entry
@@ -411,7 +416,7 @@ static int save_embedded(struct http_request *req, const struct arm_type *child,
             rc = 0;
         }
         if (rc == 0)
-            rc = save(req, child, child_id, id, was, item, &now);
+            rc = save(req, child, child_id, id, parent, was, item, &now);
         if (rc == 0)
             jw_string(kept, json_string(json_get(now, "id")));
     }
@@ -455,8 +460,8 @@ static int save_embedded(struct http_request *req, const struct arm_type *child,
  * resources made real. `saved` gets the stored body. Runs inside the caller's transaction.
  */
 static int save(struct http_request *req, const struct arm_type *type, const char *id,
-                const char *parent_id, const struct json *old, const struct json *desired,
-                const struct json **saved)
+                const char *parent_id, const struct json *parent, const struct json *old,
+                const struct json *desired, const struct json **saved)
 {
     enum json_type properties = json_type(json_get(desired, "properties"));
     if (properties != JSON_NONE && properties != JSON_NULL && properties != JSON_OBJECT)
@@ -508,6 +513,7 @@ static int save(struct http_request *req, const struct arm_type *type, const cha
         .type = type,
         .id = id,
         .parent_id = parent_id,
+        .parent = parent,
         .old = old,
         .resource = resource,
         .own = json_writer_new(),
@@ -695,6 +701,16 @@ int arm_get_resource(struct http_request *req)
         http_set_header(req, "ETag", etag);
         return http_reply(req, 304, NULL, "", 0);
     }
+    if (http_query(req, "$expand") && t.type->expand) {
+        struct json_writer *w = json_writer_new();
+        jw_object_open(w);
+        rc = t.type->expand(req, body, w);
+        jw_object_close(w);
+        const struct json *more = finished(req, w);
+        if (rc != 0)
+            return rc;
+        body = merged(req, body, more);
+    }
     return reply_resource(req, 200, body, etag);
 }
 
@@ -756,9 +772,12 @@ static int write_resource(struct http_request *req, bool patch)
     }
     if (rc == 0)
         rc = check_preconditions(req, etag);
+    const struct json *parent = NULL;
+    if (rc == 0 && t.parent_id && load(req, t.parent_id, &parent, NULL) != 0)
+        rc = AZ_ESTORE;
     if (rc == 0)
-        rc = save(req, t.type, t.id, t.parent_id, old, patch ? merged(req, old, body) : body,
-                  &saved);
+        rc = save(req, t.type, t.id, t.parent_id, parent, old,
+                  patch ? merged(req, old, body) : body, &saved);
     if (rc == 0 && t.parent_id)
         rc = refresh_parent(req, &t);
     if (end_transaction(req, rc) != 0)

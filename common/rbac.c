@@ -13,10 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
-bool rbac_action_matches(const char *pattern, const char *action)
+/* Iterative glob with one backtrack point: '*' matches any run of characters, '/' included, as
+ * Azure's wildcards do: "* /read" (without the space) matches every read. */
+static bool glob_matches(const char *pattern, const char *action)
 {
-    /* Iterative glob with one backtrack point: '*' matches any run of characters, '/'
-     * included, as Azure's wildcards do: "* /read" (without the space) matches every read. */
     const char *star = NULL, *resume = NULL;
     while (*action) {
         if (*pattern == '*') {
@@ -36,6 +36,26 @@ bool rbac_action_matches(const char *pattern, const char *action)
     while (*pattern == '*')
         pattern++;
     return *pattern == '\0';
+}
+
+bool rbac_action_matches(const char *pattern, const char *action)
+{
+    if (glob_matches(pattern, action))
+        return true;
+    /* A wildcard segment followed by literal segments may also stand for no segment at all:
+     * Managed Identity Operator's "…/userAssignedIdentities/ * /assign/action" (without the
+     * spaces) grants the action ARM checks, "…/userAssignedIdentities/assign/action". */
+    for (const char *seg = strstr(pattern, "/*/"); seg; seg = strstr(seg + 1, "/*/")) {
+        char shorter[512];
+        if (strchr(seg + 3, '*'))
+            continue;
+        if (strlen(pattern) >= sizeof(shorter))
+            return false;
+        snprintf(shorter, sizeof(shorter), "%.*s%s", (int)(seg - pattern), pattern, seg + 2);
+        if (rbac_action_matches(shorter, action))
+            return true;
+    }
+    return false;
 }
 
 /* Length of `s` without trailing slashes. */

@@ -168,6 +168,24 @@ const struct store_migration store_schema[] = {
      "  changed_at      INTEGER NOT NULL"
      ");"
      "CREATE INDEX resources_by_group ON resources(subscription_id, resource_group);"},
+    /* Managed identities (arm/identities.c, imds/): a managed identity is a service principal
+     * with the ARM id of what it belongs to (the token's xms_mirid); its certificate's private
+     * key is kept apart from the directory, for IMDS alone. */
+    {"managed identities",
+     "ALTER TABLE service_principals ADD COLUMN resource_id TEXT COLLATE NOCASE;"
+     "CREATE TABLE identity_certificates ("
+     "  client_id  TEXT PRIMARY KEY COLLATE NOCASE,"
+     "  cert_pem   TEXT NOT NULL,"
+     "  key_pem    TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL"
+     ");"
+     /* What a VM is beyond its ARM resource: its power state, and the secret a process
+      * presents to IMDS (as proxy credentials or in a per-VM path) to act as that VM. */
+     "CREATE TABLE virtual_machines ("
+     "  id          TEXT PRIMARY KEY COLLATE NOCASE," /* the ARM id */
+     "  power_state TEXT NOT NULL,"                   /* running | stopped | deallocated */
+     "  imds_secret TEXT NOT NULL UNIQUE"
+     ");"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 

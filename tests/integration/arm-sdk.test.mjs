@@ -203,6 +203,37 @@ describe('ARM with @azure/arm-resources and @azure/arm-authorization', () => {
         assert.equal(step('nsgExistsAfterDelete').value.body, false);
       });
 
+      it('@azure/arm-msi user-assigned identity: create (201, then 200 with the same ids), get, update tags, list by group and subscription, delete', () => {
+        const uaiId = `${groupId()}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/sdk-identity`;
+        const created = step('createIdentity');
+        assert.deepEqual(created.statuses, [201]);
+        const uai = created.value;
+        assert.equal(uai.id, uaiId);
+        assert.equal(uai.name, 'sdk-identity');
+        assert.equal(uai.type, 'Microsoft.ManagedIdentity/userAssignedIdentities');
+        assert.equal(uai.location, LOCATION);
+        assert.deepEqual(uai.tags, { app: 'web' });
+        assert.equal(uai.tenantId, ctx.info.tenantId);
+        assert.match(uai.principalId, az.UUID_RE);
+        assert.match(uai.clientId, az.UUID_RE);
+        assert.notEqual(uai.principalId, uai.clientId);
+        const again = step('createIdentityAgain');
+        assert.deepEqual(again.statuses, [200]);
+        assert.equal(again.value.principalId, uai.principalId, 'a replace keeps the identity');
+        assert.equal(again.value.clientId, uai.clientId);
+        assert.equal(step('getIdentity').value.clientId, uai.clientId);
+        const updated = step('updateIdentity');
+        assert.deepEqual(updated.value.tags, { app: 'api' });
+        assert.equal(updated.value.principalId, uai.principalId);
+        assert.deepEqual(step('listIdentitiesByGroup').value.map((i) => i.id), [uaiId]);
+        assert.ok(step('listIdentitiesBySubscription').value.some((i) => i.id === uaiId));
+        assert.deepEqual(step('deleteIdentity').statuses, [200]);
+        const gone = runs[mode].byId.getIdentityAfterDelete;
+        assert.equal(gone.ok, false);
+        assert.equal(gone.error.statusCode, 404);
+        assert.equal(gone.error.code, 'ResourceNotFound');
+      });
+
       it('roleAssignments.create (201) and get, for a service principal made with `azsim app create`', () => {
         const created = step('createAssignment');
         assert.deepEqual(created.statuses, [201]);

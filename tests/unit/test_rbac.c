@@ -161,6 +161,25 @@ static void test_action_star_read(void **state)
     expect_match("*/read", "/read", true);
 }
 
+/* Managed Identity Operator: "…/userAssignedIdentities/ * /assign/action" grants what ARM checks
+ * when an identity is attached, "…/userAssignedIdentities/assign/action". */
+static void test_action_wildcard_segment_may_be_empty(void **state)
+{
+    const char *operator_action =
+        "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action";
+    expect_match(operator_action, "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+                 true);
+    expect_match(operator_action,
+                 "Microsoft.ManagedIdentity/userAssignedIdentities/x/assign/action", true);
+    expect_match(operator_action, "Microsoft.ManagedIdentity/userAssignedIdentities/write", false);
+    expect_match(operator_action, "Microsoft.ManagedIdentity/userAssignedIdentitiesassign/action",
+                 false);
+    expect_match("a/*/b/c", "a/b/c", true);
+    expect_match("a/*/b/c", "a/c", false);
+    /* Only before literal segments: "* / * / *" still needs three segments. */
+    expect_match("*/*/*", "a/b", false);
+}
+
 static void test_action_provider_wildcard(void **state)
 {
     expect_match("Microsoft.Storage/*", SA_LIST_KEYS, true);
@@ -785,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_action_star_alone),
         cmocka_unit_test(test_action_star_read),
         cmocka_unit_test(test_action_provider_wildcard),
+        cmocka_unit_test(test_action_wildcard_segment_may_be_empty),
         cmocka_unit_test(test_action_mid_wildcard),
         cmocka_unit_test(test_action_multiple_stars),
         cmocka_unit_test(test_action_pattern_longer),

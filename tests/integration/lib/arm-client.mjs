@@ -16,6 +16,7 @@
 // `statuses` are the HTTP statuses of the step's responses; `requests` lists every request sent
 // ({method, url, status, aud} where aud is the audience of the bearer token it carried).
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { ClientSecretCredential } from '@azure/identity';
 
@@ -65,6 +66,7 @@ const credential = new ClientSecretCredential(sc.tenantId, sc.clientId, sc.clien
 const clientOptions = { ...(sc.clientOptions ?? {}), additionalPolicies: [recorder] };
 const resources = new ResourceManagementClient(credential, sc.subscriptionId, clientOptions);
 const authorization = new AuthorizationManagementClient(credential, sc.subscriptionId, clientOptions);
+const msi = new ManagedServiceIdentityClient(credential, sc.subscriptionId, clientOptions);
 
 const sub = `/subscriptions/${sc.subscriptionId}`;
 const groupScope = `${sub}/resourceGroups/${sc.group}`;
@@ -121,6 +123,17 @@ steps.push(
   ['getAfterRuleDelete', () => generic.getById(nsgId, '2022-07-01')],
   ['deleteNsg', () => generic.beginDeleteAndWait(sc.group, ...NET, waitFast)],
   ['nsgExistsAfterDelete', () => generic.checkExistence(sc.group, ...NET)],
+);
+// A user-assigned identity with @azure/arm-msi: its principal and client ids come from azsim.
+steps.push(
+  ['createIdentity', () => msi.userAssignedIdentities.createOrUpdate(sc.group, 'sdk-identity', { location: sc.location, tags: { app: 'web' } })],
+  ['createIdentityAgain', () => msi.userAssignedIdentities.createOrUpdate(sc.group, 'sdk-identity', { location: sc.location })],
+  ['getIdentity', () => msi.userAssignedIdentities.get(sc.group, 'sdk-identity')],
+  ['updateIdentity', () => msi.userAssignedIdentities.update(sc.group, 'sdk-identity', { tags: { app: 'api' } })],
+  ['listIdentitiesByGroup', () => collect(msi.userAssignedIdentities.listByResourceGroup(sc.group))],
+  ['listIdentitiesBySubscription', () => collect(msi.userAssignedIdentities.listBySubscription())],
+  ['deleteIdentity', () => msi.userAssignedIdentities.delete(sc.group, 'sdk-identity')],
+  ['getIdentityAfterDelete', () => msi.userAssignedIdentities.get(sc.group, 'sdk-identity')],
 );
 if (sc.armScopeCheck) {
   const scoped = new ResourceManagementClient(credential, sc.subscriptionId, { ...clientOptions, credentialScopes: [sc.armScopeCheck] });

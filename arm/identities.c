@@ -1,0 +1,81 @@
+/*
+ * arm/identities.c — steps 2 and 3 of the managed-identity flow (DESIGN §1), shared by
+ * user-assigned identities and the system-assigned identities of VMs: a new identity is a
+ * service principal in the directory of the subscription's tenant (servicePrincipalType
+ * ManagedIdentity; object id = principalId, app id = clientId) with an X.509 certificate
+ * registered as its credential. The certificate's private key is kept apart from the directory,
+ * in identity_certificates, where only IMDS reads it to sign in as the identity.
+ */
+#include "arm/arm.h"
+
+#include "aad/directory.h"
+#include "common/error.h"
+#include "common/store.h"
+#include "common/token.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The tenant that trusts the request's subscription. */
+static int subscription_tenant(struct http_request *req, char out[40])
+{
+    struct store_stmt *st;
+    if (store_prepare(req->store, "SELECT tenant_id FROM subscriptions WHERE id = lower(?1)",
+                      &st) != 0)
+        return AZ_ESTORE;
+    store_bind_text(st, 1, http_param(req, "subscriptionId"));
+    int rc = store_step(st);
+    if (rc == 1)
+        snprintf(out, 40, "%s", store_column_text(st, 0));
+    store_finalize(st);
+    return rc == 1 ? 0 : AZ_ESTORE;
+}
+
+int arm_identity_create(struct http_request *req, const char *name, const char *resource_id,
+                        struct arm_identity *out)
+{
+    memset(out, 0, sizeof(*out));
+    uuid_v4(out->principal_id);
+    uuid_v4(out->client_id);
+    struct token_key *key = NULL;
+    char *cert_pem = NULL, *key_pem = NULL;
+    int rc = subscription_tenant(req, out->tenant_id);
+    if (rc == 0)
+        rc = token_key_generate(out->client_id, &key);
+    if (rc == 0)
+        rc = token_key_to_pem(key, &cert_pem, &key_pem);
+    if (rc == 0)
+        rc = aad_managed_identity_create(req->store, out->tenant_id, out->client_id,
+                                         out->principal_id, name, resource_id, key);
+    if (rc == 0)
+        rc =
+            store_run(req->store,
+                      "INSERT INTO identity_certificates(client_id, cert_pem, key_pem, created_at) "
+                      "VALUES(?1, ?2, ?3, ?4)",
+                      "sssi", out->client_id, cert_pem, key_pem, clock_now_ms());
+    if (key_pem)
+        memset(key_pem, 0, strlen(key_pem));
+    free(key_pem);
+    free(cert_pem);
+    token_key_free(key);
+    if (rc != 0)
+        return http_fail(req, 500, "InternalServerError",
+                         "The managed identity's service principal could not be created.");
+    return 0;
+}
+
+int arm_identity_delete(struct http_request *req, const char *client_id)
+{
+    if (!client_id)
+        return 0;
+    int rc = aad_service_principal_delete(req->store, client_id);
+    if (rc == 0)
+        rc = store_run(req->store, "DELETE FROM identity_certificates WHERE client_id = ?1", "s",
+                       client_id);
+    if (rc != 0)
+        return http_fail(req, 500, "InternalServerError",
+                         "The managed identity's service principal could not be deleted.");
+    return 0;
+}
