@@ -22,6 +22,7 @@ enum {
     OPT_FORMAT,
     OPT_JSON,
     OPT_IDENTIFIER_URI,
+    OPT_VM,
     OPT_TENANT_ID,
     OPT_TENANT_DOMAIN,
     OPT_ADMIN_CLIENT_ID,
@@ -48,6 +49,8 @@ void config_usage(FILE *out)
         "  ca             print the path of the CA certificate to trust\n"
         "  env            print the variables that send a shell's Azure traffic to azsim:\n"
         "                 eval \"$(azsim env)\"   (--format sh|dotenv|json)\n"
+        "  env --vm NAME  the same, and the shell *is* VM NAME for IMDS (its identities)\n"
+        "  vm list        the VMs, their identities and addresses (--json)\n"
         "  info           print the tenant and the admin credentials (--json)\n"
         "  keys rotate    sign new tokens with a new key; the old one stays published\n"
         "  keys retire KID  stop publishing an old signing key\n"
@@ -181,6 +184,7 @@ static int apply(struct azsim_config *cfg, int opt, const char *value, const cha
     case OPT_PROXY_PORT: rc = parse_port(value, &cfg->proxy_port); break;
     case OPT_JSON: cfg->json = true; break;
     case OPT_IDENTIFIER_URI: cfg->identifier_uri = value; break;
+    case OPT_VM: cfg->vm = value; break;
     case OPT_TENANT_ID: rc = parse_guid(value, &cfg->seed.tenant_id); break;
     case OPT_ADMIN_CLIENT_ID: rc = parse_guid(value, &cfg->seed.admin_client_id); break;
     case OPT_SUBSCRIPTION_ID: rc = parse_guid(value, &cfg->seed.subscription_id); break;
@@ -277,6 +281,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         {"format", required_argument, NULL, OPT_FORMAT},
         {"json", no_argument, NULL, OPT_JSON},
         {"identifier-uri", required_argument, NULL, OPT_IDENTIFIER_URI},
+        {"vm", required_argument, NULL, OPT_VM},
         {"tenant-id", required_argument, NULL, OPT_TENANT_ID},
         {"tenant-domain", required_argument, NULL, OPT_TENANT_DOMAIN},
         {"admin-client-id", required_argument, NULL, OPT_ADMIN_CLIENT_ID},
@@ -286,7 +291,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
     };
-    size_t n = 19;
+    size_t n = 20;
     for (int i = 0; i < MODULE_COUNT; i++) {
         snprintf(port_names[i], sizeof(port_names[i]), "%s-port", modules[i]->name);
         opts[n++] = (struct option){port_names[i], required_argument, NULL, OPT_PORT_BASE + i};
@@ -298,7 +303,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
     } commands[] = {{"serve", CMD_SERVE},   {"help", CMD_HELP}, {"version", CMD_VERSION},
                     {"health", CMD_HEALTH}, {"ca", CMD_CA},     {"env", CMD_ENV},
                     {"info", CMD_INFO},     {"keys", CMD_KEYS}, {"app", CMD_APP},
-                    {"audit", CMD_AUDIT}};
+                    {"audit", CMD_AUDIT},   {"vm", CMD_VM}};
     int command = -1;
     size_t nargs = 0;
     optind = 1;
@@ -309,7 +314,8 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
             if (optind >= argc)
                 break;
             const char *word = argv[optind++];
-            if ((command == CMD_KEYS || command == CMD_APP || command == CMD_AUDIT) &&
+            if ((command == CMD_KEYS || command == CMD_APP || command == CMD_AUDIT ||
+                 command == CMD_VM) &&
                 nargs < ARRAY_SIZE(cfg->args)) {
                 cfg->args[nargs++] = word;
                 continue;

@@ -40,6 +40,7 @@ struct azsim_config {
     bool json;                  /* `azsim info --json` */
     const char *args[3];        /* a command's own words: `azsim keys rotate` */
     const char *identifier_uri; /* `azsim app create --identifier-uri` */
+    const char *vm;             /* `azsim env --vm`: a VM's name or resource id */
     struct azsim_seed seed;
 };
 
@@ -55,6 +56,7 @@ enum azsim_command {
     CMD_KEYS,
     CMD_APP,
     CMD_AUDIT,
+    CMD_VM,
 };
 
 /*

@@ -361,10 +361,22 @@ void http_dispatch(struct http_request *req)
         return;
     }
     int rc = req->match.route->handler(req);
-    if (!req->replied) {
+    if (!req->replied && !req->deferred) {
         LOG_ERROR(m->name, "%s returned %d without replying", req->match.route->operation_id, rc);
         http_fail(req, 500, "InternalServerError", "The server encountered an internal error.");
     }
+}
+
+void http_defer(struct http_request *req)
+{
+    req->deferred = true;
+}
+
+void http_resume(struct http_request *req)
+{
+    if (!req->replied)
+        http_fail(req, 500, "InternalServerError", "The server encountered an internal error.");
+    req->on_resume(req);
 }
 
 const char *http_reason(int status)

@@ -74,6 +74,12 @@ struct http_request {
     const char *principal;                /* set by authentication, for the access log */
     const struct token_principal *caller; /* who authenticated (common/auth.h), or NULL */
     const char *rbac_verdict;             /* set by the RBAC check, for the access log */
+
+    /* Deferred replies (http_defer): set by the server. */
+    struct event_base *loop; /* the thread's event loop, for work the reply waits on */
+    bool deferred;
+    void (*on_resume)(struct http_request *req);
+    void *transport;
 };
 
 /*
@@ -118,9 +124,18 @@ int http_fail(struct http_request *req, int status, const char *code, const char
 
 /*
  * Route, run the handler and make sure exactly one response results: a handler that neither
- * replied nor failed gets a 500 and a log line.
+ * replied, failed nor deferred gets a 500 and a log line.
  */
 void http_dispatch(struct http_request *req);
+
+/*
+ * A handler that must wait for something (IMDS asking AAD for a token) calls http_defer() and
+ * returns 0. Later, on the same thread, it replies or fails and calls http_resume(), which sends
+ * the answer. Until then the request and its arena stay alive; a client that leaves meanwhile
+ * costs nothing but the wait.
+ */
+void http_defer(struct http_request *req);
+void http_resume(struct http_request *req);
 
 /* Error renderers for the wire formats Azure services use. */
 void http_render_json_error(struct http_request *req, int status, const char *code,

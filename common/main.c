@@ -433,36 +433,110 @@ static void print_var(const char *format, bool first, const char *name, const ch
     }
 }
 
+/* The data directory's store, for commands that change it beside a running server. */
+static struct store *open_data_store(const struct azsim_config *cfg)
+{
+    char *db = data_path(cfg, DB_FILE);
+    struct store_location loc = {.path = db};
+    struct store *s = NULL;
+    if (access(db, R_OK) != 0)
+        fprintf(stderr,
+                "azsim: no store in %s (an --in-memory server's store cannot be "
+                "changed from outside)\n",
+                cfg->data_dir);
+    else if (store_open(&loc, &s) == 0 && store_migrate(s, store_schema, store_schema_len) != 0)
+        s = (store_close(s), NULL);
+    free(db);
+    return s;
+}
+
+/* The VMs a name stands for: its resource id, or its bare name in any group. */
+#define VMS_NAMED                                                                                  \
+    "SELECT v.id, v.imds_secret, v.power_state FROM virtual_machines v WHERE "                     \
+    "?1 IS NULL OR lower(v.id) = lower(?1) OR "                                                    \
+    "lower(substr(v.id, length(v.id) - length(?1))) = '/' || lower(?1) ORDER BY v.id"
+
+/* The one VM `name` names in the data directory's store: its id and IMDS secret (heap). */
+static int find_vm(const struct azsim_config *cfg, const char *name, char **id, char **secret)
+{
+    struct store *s = open_data_store(cfg);
+    struct store_stmt *st;
+    int found = 0;
+    if (!s || store_prepare(s, VMS_NAMED, &st) != 0) {
+        store_close(s);
+        return 1;
+    }
+    store_bind_text(st, 1, name);
+    while (store_step(st) == 1) {
+        if (found++ == 0) {
+            *id = xstrdup(store_column_text(st, 0));
+            *secret = xstrdup(store_column_text(st, 1));
+        } else {
+            fprintf(stderr, "azsim: '%s' names several VMs; give its resource id:\n  %s\n", name,
+                    store_column_text(st, 0));
+        }
+    }
+    store_finalize(st);
+    store_close(s);
+    if (found == 1)
+        return 0;
+    if (found == 0)
+        fprintf(stderr, "azsim: no VM '%s' (azsim vm list shows them)\n", name);
+    else
+        free(*id), free(*secret);
+    return 1;
+}
+
 /*
  * `azsim env`: the variables that make a shell or a container use the front door with the real
  * Azure host names (contracts/proxy.md §1): both proxy variables (HTTPS for AAD, ARM, Key Vault,
  * Blob, Graph; HTTP for IMDS) in both cases, the CA for each runtime, and the Azure CLI's
- * background calls switched off.
+ * background calls switched off. With --vm the shell also *is* that VM for IMDS (DESIGN §4): the
+ * VM's secret rides in the proxies' credentials (169.254.169.254 through the front door) and in
+ * a per-VM IMDS address for clients that take one (AZURE_POD_IDENTITY_AUTHORITY_HOST).
  */
 static int print_env(const struct azsim_config *cfg)
 {
     struct json *doc = load_run_file(cfg, true);
     const char *running = json_string(json_get(json_get(doc, "listeners"), "proxy"));
-    char proxy[128];
-    if (running) {
+    const char *imds_running = json_string(json_get(json_get(doc, "listeners"), "imds"));
+    const char *host = strcmp(cfg->bind, "0.0.0.0") == 0 ? "127.0.0.1" : cfg->bind;
+    bool v6 = strchr(host, ':') != NULL;
+    char proxy[128], imds[128];
+    if (running)
         snprintf(proxy, sizeof(proxy), "%s", running);
-    } else {
-        const char *host = strcmp(cfg->bind, "0.0.0.0") == 0 ? "127.0.0.1" : cfg->bind;
-        snprintf(proxy, sizeof(proxy), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
+    else
+        snprintf(proxy, sizeof(proxy), "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
                  cfg->proxy_port);
+    if (imds_running)
+        snprintf(imds, sizeof(imds), "%s", imds_running);
+    else
+        snprintf(imds, sizeof(imds), "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
+                 cfg->ports[MODULE_IMDS]);
+    json_free(doc);
+    char *vm_id = NULL, *secret = NULL, *vm_proxy = NULL, *vm_imds = NULL;
+    if (cfg->vm) {
+        if (find_vm(cfg, cfg->vm, &vm_id, &secret) != 0)
+            return 1;
+        vm_proxy = xasprintf("http://%s:%s@%s", strrchr(vm_id, '/') + 1, secret,
+                             proxy + strlen("http://"));
+        vm_imds = xasprintf("%s/vms/%s", imds, secret);
     }
     char *ca = ensure_ca(cfg);
-    json_free(doc);
-    if (!ca)
+    if (!ca) {
+        free(vm_id), free(secret), free(vm_proxy), free(vm_imds);
         return 1;
+    }
     const char *no_proxy = "localhost,127.0.0.1,::1";
+    /* Both: the JS SDKs send http:// requests (IMDS) through HTTPS_PROXY when it is set. */
+    const char *front_door = vm_proxy ? vm_proxy : proxy;
     const struct {
         const char *name, *value;
     } vars[] = {
-        {"HTTPS_PROXY", proxy},
-        {"https_proxy", proxy},
-        {"HTTP_PROXY", proxy},
-        {"http_proxy", proxy},
+        {"HTTPS_PROXY", front_door},
+        {"https_proxy", front_door},
+        {"HTTP_PROXY", front_door},
+        {"http_proxy", front_door},
         {"NO_PROXY", no_proxy},
         {"no_proxy", no_proxy},
         {"NODE_EXTRA_CA_CERTS", ca},
@@ -472,12 +546,95 @@ static int print_env(const struct azsim_config *cfg)
         {"AZURE_CORE_COLLECT_TELEMETRY", "false"},
         {"AZURE_CORE_ERROR_RECOMMENDATION", "off"},
         {"AZURE_CORE_SURVEY_MESSAGE", "false"},
+        {"AZURE_POD_IDENTITY_AUTHORITY_HOST", vm_imds},
     };
-    for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
-        print_var(cfg->env_format, i == 0, vars[i].name, vars[i].value);
+    bool first = true;
+    for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
+        if (vars[i].value) {
+            print_var(cfg->env_format, first, vars[i].name, vars[i].value);
+            first = false;
+        }
+    }
     if (strcmp(cfg->env_format, "json") == 0)
         printf("\n}\n");
     free(ca);
+    free(vm_id), free(secret), free(vm_proxy), free(vm_imds);
+    return 0;
+}
+
+/* `azsim vm list [--json]`: each VM with its power state, addresses and identities, and how to
+ * act as it. */
+static int vm_list(const struct azsim_config *cfg)
+{
+    if (!cfg->args[0] || strcmp(cfg->args[0], "list") != 0 || cfg->args[1]) {
+        fprintf(stderr, "usage: azsim vm list [--json]\n");
+        return 2;
+    }
+    struct store *s = open_data_store(cfg);
+    struct store_stmt *st;
+    if (!s || store_prepare(s,
+                            "SELECT v.id, v.power_state, r.body, "
+                            "(SELECT json_group_array(json_object('principalId', sp.object_id, "
+                            "'clientId', sp.app_id)) FROM service_principals sp WHERE "
+                            "sp.resource_id = v.id), "
+                            "(SELECT json_group_array(json_extract(ip.body, "
+                            "'$.properties.privateIPAddress')) FROM resources ip WHERE ip.type = "
+                            "'Microsoft.Network/networkInterfaces/ipConfigurations' AND EXISTS "
+                            "(SELECT 1 FROM json_each(r.body, "
+                            "'$.properties.networkProfile.networkInterfaces') n WHERE "
+                            "lower(ip.id) LIKE lower(json_extract(n.value, '$.id')) || '/%')) "
+                            "FROM virtual_machines v JOIN resources r ON r.id = v.id ORDER BY v.id",
+                            &st) != 0) {
+        store_close(s);
+        return 1;
+    }
+    struct json_writer *w = json_writer_new();
+    jw_array_open(w);
+    while (store_step(st) == 1) {
+        const char *id = store_column_text(st, 0);
+        const char *body = store_column_text(st, 2);
+        struct json *vm = NULL, *system = NULL, *addresses = NULL;
+        json_parse(body, strlen(body), &vm, NULL, 0);
+        json_parse(store_column_text(st, 3), strlen(store_column_text(st, 3)), &system, NULL, 0);
+        json_parse(store_column_text(st, 4), strlen(store_column_text(st, 4)), &addresses, NULL, 0);
+        const struct json *users = json_get(json_get(vm, "identity"), "userAssignedIdentities");
+        if (cfg->json) {
+            jw_object_open(w);
+            jw_kv_string(w, "id", id);
+            jw_kv_string(w, "name", strrchr(id, '/') + 1);
+            jw_kv_string(w, "powerState", store_column_text(st, 1));
+            jw_key(w, "privateAddresses");
+            jw_value(w, addresses);
+            jw_key(w, "systemAssignedIdentity");
+            jw_value(w, json_at(system, 0));
+            jw_key(w, "userAssignedIdentities");
+            jw_value(w, users);
+            char *act = xasprintf("eval \"$(azsim env --vm %s)\"", id);
+            jw_kv_string(w, "actAsIt", act);
+            free(act);
+            jw_object_close(w);
+        } else {
+            printf("%s  (%s)\n  id         %s\n", strrchr(id, '/') + 1, store_column_text(st, 1),
+                   id);
+            for (size_t i = 0; i < json_len(addresses); i++)
+                printf("  address    %s\n", json_string(json_at(addresses, i)));
+            if (json_len(system))
+                printf("  system     principalId %s  clientId %s\n",
+                       json_string(json_get(json_at(system, 0), "principalId")),
+                       json_string(json_get(json_at(system, 0), "clientId")));
+            for (size_t i = 0; i < json_len(users); i++)
+                printf("  user       %s  clientId %s\n", strrchr(json_key_at(users, i), '/') + 1,
+                       json_string(json_get(json_at(users, i), "clientId")));
+            printf("  act as it  eval \"$(azsim env --vm %s)\"\n\n", id);
+        }
+        json_free(vm), json_free(system), json_free(addresses);
+    }
+    jw_array_close(w);
+    if (cfg->json)
+        printf("%s\n", json_writer_text(w, NULL));
+    json_writer_free(w);
+    store_finalize(st);
+    store_close(s);
     return 0;
 }
 
@@ -538,23 +695,6 @@ static void print_key(void *arg, struct token_key *k, bool active)
 {
     (void)arg;
     printf("%s  %s\n", token_key_kid(k), active ? "active" : "published");
-}
-
-/* The data directory's store, for commands that change it beside a running server. */
-static struct store *open_data_store(const struct azsim_config *cfg)
-{
-    char *db = data_path(cfg, DB_FILE);
-    struct store_location loc = {.path = db};
-    struct store *s = NULL;
-    if (access(db, R_OK) != 0)
-        fprintf(stderr,
-                "azsim: no store in %s (an --in-memory server's store cannot be "
-                "changed from outside)\n",
-                cfg->data_dir);
-    else if (store_open(&loc, &s) == 0 && store_migrate(s, store_schema, store_schema_len) != 0)
-        s = (store_close(s), NULL);
-    free(db);
-    return s;
 }
 
 /* `azsim keys [list|rotate|retire KID]` on the data directory's store; a running server signs
@@ -694,6 +834,7 @@ int main(int argc, char **argv)
     case CMD_KEYS: return keys(&cfg);
     case CMD_APP: return app(&cfg);
     case CMD_AUDIT: return audit(&cfg);
+    case CMD_VM: return vm_list(&cfg);
     case CMD_SERVE: return serve(&cfg);
     }
     return 2;

@@ -166,44 +166,86 @@ static void write_response(struct listener *l, struct evhttp_request *evreq,
     } else {
         evbuffer_add(body, req->resp_body.data ? req->resp_body.data : "", req->resp_body.len);
     }
-    l->in_flight++;
-    evhttp_request_set_on_complete_cb(evreq, on_reply_written, l);
+    if (evhttp_request_get_connection(evreq)) {
+        l->in_flight++;
+        evhttp_request_set_on_complete_cb(evreq, on_reply_written, l);
+    } /* else the client left while a deferred reply waited: sending frees the request */
     evhttp_send_reply(evreq, req->status, http_reason(req->status), body);
     evbuffer_free(body);
+}
+
+/* One request, from its arrival to its reply. */
+struct exchange {
+    struct listener *l;
+    struct evhttp_request *evreq;
+    struct arena *arena;
+    bool dispatching; /* inside http_dispatch: a resume must wait until it returns */
+    bool done;        /* replied, or failed: ready to be written */
+    struct http_request req;
+};
+
+static void finish(struct exchange *x)
+{
+    struct listener *l = x->l;
+    struct http_request *req = &x->req;
+    write_response(l, x->evreq, req);
+    log_access(&(struct log_access){
+        .module = l->module->name,
+        .method = http_method_name(req->method),
+        .path = req->path,
+        .status = req->status,
+        .duration_ms = (double)(clock_mono_us() - req->started_us) / 1000.0,
+        .operation = req->match.route ? req->match.route->operation_id : NULL,
+        .principal = req->principal,
+        .rbac = req->rbac_verdict,
+        .error_code = req->error_code,
+        .request_id = req->request_id,
+        .peer = req->peer,
+    });
+    http_request_release(req);
+    arena_free(x->arena);
+}
+
+/* A deferred request's answer is ready (http_resume). */
+static void resume_exchange(struct http_request *req)
+{
+    struct exchange *x = req->transport;
+    x->done = true;
+    if (x->dispatching)
+        return; /* answered before its handler even returned: on_request finishes it */
+    x->l->in_flight--;
+    finish(x);
 }
 
 static void on_request(struct evhttp_request *evreq, void *arg)
 {
     struct listener *l = arg;
     struct arena *a = arena_new();
-    struct http_request req;
-    http_request_init(&req, a, l->module, method_of(evhttp_request_get_command(evreq)),
+    struct exchange *x = arena_alloc(a, sizeof(*x));
+    x->l = l;
+    x->evreq = evreq;
+    x->arena = a;
+    struct http_request *req = &x->req;
+    http_request_init(req, a, l->module, method_of(evhttp_request_get_command(evreq)),
                       evhttp_request_get_uri(evreq));
-    req.store = l->store;
-    req.verifier = l->verifier;
-    req.module_state = l->module_state;
-    req.server = l->server->ctx;
-    req.tls = l->module->tls;
-    read_request(l, &req, evreq);
+    req->store = l->store;
+    req->verifier = l->verifier;
+    req->module_state = l->module_state;
+    req->server = l->server->ctx;
+    req->tls = l->module->tls;
+    req->loop = l->base;
+    req->on_resume = resume_exchange;
+    req->transport = x;
+    read_request(l, req, evreq);
 
-    http_dispatch(&req);
-    write_response(l, evreq, &req);
-
-    log_access(&(struct log_access){
-        .module = l->module->name,
-        .method = http_method_name(req.method),
-        .path = req.path,
-        .status = req.status,
-        .duration_ms = (double)(clock_mono_us() - req.started_us) / 1000.0,
-        .operation = req.match.route ? req.match.route->operation_id : NULL,
-        .principal = req.principal,
-        .rbac = req.rbac_verdict,
-        .error_code = req.error_code,
-        .request_id = req.request_id,
-        .peer = req.peer,
-    });
-    http_request_release(&req);
-    arena_free(a);
+    x->dispatching = true;
+    http_dispatch(req);
+    x->dispatching = false;
+    if (req->deferred && !x->done) {
+        l->in_flight++; /* the stop waits for it like for a reply being written */
+        return;
+    }
+    finish(x);
 }
 
 /* ---- TLS ------------------------------------------------------------------------------------ */

@@ -241,15 +241,18 @@ class AzCli:
     """Runs az commands with one fresh AZURE_CONFIG_DIR (a temporary directory) and the front
     door's environment. `config_dir` is removed by cleanup()."""
 
-    def __init__(self, server):
+    def __init__(self, server, env=None):
+        """`env`: the environment to run az in instead of the server's front-door one (a shell
+        of a VM's, from `azsim env --vm`)."""
         self.config_dir = tempfile.mkdtemp(prefix='azsim-az-')
-        self.env = server.client_env({
+        own = {
             'AZURE_CONFIG_DIR': self.config_dir,
             'AZURE_CORE_USE_MSAL_HTTP_CACHE': 'false',
             'AZURE_CORE_COLLECT_TELEMETRY': 'false',
             'AZURE_CORE_OUTPUT': 'json',
             'AZURE_CORE_NO_COLOR': 'true',
-        })
+        }
+        self.env = dict(env, **own) if env is not None else server.client_env(own)
 
     def run(self, *args):
         """az <args>; returns the CompletedProcess (text). Times out after AZ_TIMEOUT."""

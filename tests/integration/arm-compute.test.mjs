@@ -17,24 +17,16 @@ const VM = 'api-version=2024-07-01';
 describe('ARM: network, managed identities and virtual machines', () => {
   let s, info, token, sub, rg;
   const arm = (method, path, body, t = token) => armLib.armRequest(s, t, method, path, body);
+  const net = (type, name) => `${rg}/providers/Microsoft.Network/${type}/${name}`;
+  const uaiPath = (name) => `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
+  const vmPath = (name) => `${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
+  const servicePrincipal = (oid) => armLib.servicePrincipal(s, info, oid);
+  // An ARM call that must answer one of `status`; resolves its JSON or null.
   const ok = async (method, path, body, status = [200, 201]) => {
     const r = await arm(method, path, body);
     assert.ok([].concat(status).includes(r.status), `${method} ${path}: ${r.status} ${r.text}`);
     return r.text ? r.json() : null;
   };
-  const net = (type, name) => `${rg}/providers/Microsoft.Network/${type}/${name}`;
-  const uaiPath = (name) => `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
-  const vmPath = (name) => `${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
-  const graphToken = async () => (await armLib.appToken(s, info.tenantId, info.clientId, info.clientSecret, 'https://graph.microsoft.com')).token;
-  async function servicePrincipal(oid) {
-    const r = await s.request('aad', '/v1.0/directoryObjects/getByIds', {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${await graphToken()}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ ids: [oid], types: ['servicePrincipal'] }),
-    });
-    assert.equal(r.status, 200, r.text);
-    return r.json().value[0];
-  }
   const nic = (name, subnetId, extra = {}) => ({
     location: 'westus',
     properties: { ipConfigurations: [{ name: 'ipconfig1', properties: { subnet: { id: subnetId }, ...extra } }] },
@@ -50,26 +42,17 @@ describe('ARM: network, managed identities and virtual machines', () => {
   });
 
   before(async () => {
-    s = await az.start({ inMemory: false });
-    info = JSON.parse(az.run(['info', '--json', '--data-dir', s.dataDir]).stdout);
-    token = (await armLib.appToken(s, info.tenantId, info.clientId, info.clientSecret)).token;
-    sub = `/subscriptions/${info.subscriptionId}`;
-    rg = `${sub}/resourceGroups/compute-rg`;
-    await ok('PUT', `${sub}/resourcegroups/compute-rg?api-version=2021-04-01`, { location: 'westus' });
-    await ok('PUT', `${net('virtualNetworks', 'vnet1')}?${NET}`, {
-      location: 'westus',
-      properties: { addressSpace: { addressPrefixes: ['10.1.0.0/16'] }, subnets: [{ name: 'default', properties: { addressPrefix: '10.1.0.0/24' } }] },
-    });
+    ({ s, info, admin: token, sub, rg } = await armLib.adminWorkspace('compute-rg', { vnetPrefix: '10.1.0.0/16' }));
   });
   after(() => az.finish(s));
 
   describe('network', () => {
     it('a virtual network lists its subnets, each a resource of its own; a subnet outside the range is refused', async () => {
-      const vnet = await ok('GET', `${net('virtualNetworks', 'vnet1')}?${NET}`);
-      assert.deepEqual(vnet.properties.subnets.map((x) => x.id), [`${net('virtualNetworks', 'vnet1')}/subnets/default`]);
-      const subnet = await ok('GET', `${net('virtualNetworks', 'vnet1')}/subnets/default?${NET}`);
+      const vnet = await ok('GET', `${net('virtualNetworks', 'vnet')}?${NET}`);
+      assert.deepEqual(vnet.properties.subnets.map((x) => x.id), [`${net('virtualNetworks', 'vnet')}/subnets/default`]);
+      const subnet = await ok('GET', `${net('virtualNetworks', 'vnet')}/subnets/default?${NET}`);
       assert.equal(subnet.properties.addressPrefix, '10.1.0.0/24');
-      const outside = await arm('PUT', `${net('virtualNetworks', 'vnet1')}/subnets/far?${NET}`, { properties: { addressPrefix: '10.9.0.0/24' } });
+      const outside = await arm('PUT', `${net('virtualNetworks', 'vnet')}/subnets/far?${NET}`, { properties: { addressPrefix: '10.9.0.0/24' } });
       assert.equal(outside.status, 400, outside.text);
       assert.equal(outside.json().error.code, 'NetcfgSubnetRangeOutsideVnet');
       const bad = await arm('PUT', `${net('virtualNetworks', 'vnet2')}?${NET}`, { location: 'westus', properties: { addressSpace: { addressPrefixes: ['10.2.0.1/16'] } } });
@@ -78,7 +61,7 @@ describe('ARM: network, managed identities and virtual machines', () => {
     });
 
     it('network interfaces get the lowest free address of their subnet, or the static one asked for', async () => {
-      const subnetId = `${net('virtualNetworks', 'vnet1')}/subnets/default`;
+      const subnetId = `${net('virtualNetworks', 'vnet')}/subnets/default`;
       const a = await ok('PUT', `${net('networkInterfaces', 'nic-a')}?${NET}`, nic('nic-a', subnetId));
       assert.equal(a.properties.ipConfigurations[0].properties.privateIPAddress, '10.1.0.4');
       assert.equal(a.properties.ipConfigurations[0].properties.privateIPAllocationMethod, 'Dynamic');

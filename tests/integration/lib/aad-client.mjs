@@ -15,16 +15,7 @@
 import * as identity from '@azure/identity';
 import { ConfidentialClientApplication, LogLevel, PublicClientApplication } from '@azure/msal-node';
 
-function describeError(err) {
-  return {
-    name: err?.name,
-    message: String(err?.message ?? err),
-    code: err?.code,
-    errorCode: err?.errorCode,
-    statusCode: err?.statusCode,
-    errors: Array.isArray(err?.errors) ? err.errors.map(describeError) : undefined,
-  };
-}
+import { describeError, readScenario } from './sdk-child.mjs';
 
 const msalSystem = {
   loggerOptions: {
@@ -92,9 +83,7 @@ async function runStep(step) {
   }
 }
 
-const chunks = [];
-for await (const c of process.stdin) chunks.push(c);
-const steps = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+const steps = await readScenario();
 const results = [];
 for (const step of steps) {
   try {

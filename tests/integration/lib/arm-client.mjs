@@ -20,50 +20,12 @@ import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { ClientSecretCredential } from '@azure/identity';
 
-function describeError(err) {
-  return {
-    name: err?.name,
-    message: String(err?.message ?? err),
-    code: err?.code,
-    statusCode: err?.statusCode,
-    stack: err?.stack,
-  };
-}
+import { readScenario, Recorder, runSteps } from './sdk-child.mjs';
 
-function audienceOf(authorization) {
-  const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
-  if (!token) return null;
-  try {
-    return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).aud;
-  } catch {
-    return 'unreadable';
-  }
-}
-
-const chunks = [];
-for await (const c of process.stdin) chunks.push(c);
-const sc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-
-const requests = [];
-let statuses = [];
-// After the retry phase, hence after the bearer token policy: sees the final request.
-const recorder = {
-  policy: {
-    name: 'azsimRecorder',
-    async sendRequest(request, next) {
-      const entry = { method: request.method, url: request.url, aud: audienceOf(request.headers.get('authorization')) };
-      requests.push(entry);
-      const response = await next(request);
-      entry.status = response.status;
-      statuses.push(response.status);
-      return response;
-    },
-  },
-  position: 'perRetry',
-};
-
+const sc = await readScenario();
+const recorder = new Recorder();
 const credential = new ClientSecretCredential(sc.tenantId, sc.clientId, sc.clientSecret, sc.credentialOptions ?? {});
-const clientOptions = { ...(sc.clientOptions ?? {}), additionalPolicies: [recorder] };
+const clientOptions = { ...(sc.clientOptions ?? {}), additionalPolicies: [recorder.policy] };
 const resources = new ResourceManagementClient(credential, sc.subscriptionId, clientOptions);
 const authorization = new AuthorizationManagementClient(credential, sc.subscriptionId, clientOptions);
 const msi = new ManagedServiceIdentityClient(credential, sc.subscriptionId, clientOptions);
@@ -144,16 +106,4 @@ steps.push(
   ['checkExistenceAfterDelete', () => resources.resourceGroups.checkExistence(sc.group)],
 );
 
-const results = [];
-for (const [id, fn] of steps) {
-  statuses = [];
-  try {
-    const value = await fn();
-    results.push({ id, ok: true, value: value === undefined ? null : value, statuses });
-  } catch (err) {
-    results.push({ id, ok: false, error: describeError(err), statuses });
-  }
-}
-process.stdout.write(`${JSON.stringify({ results, requests })}\n`);
-// Keep-alive sockets and SDK timers must not hold the child open.
-process.exit(0);
+await runSteps(steps, recorder);

@@ -128,3 +128,45 @@ export async function runArmClient(scenario, env, { timeoutMs = CHILD_TIMEOUT_MS
 
 /** The result of one SDK step, asserting it succeeded. */
 export { okResult as okStep } from './aad.mjs';
+
+/**
+ * A file-backed server to build on as the admin: {s, info, admin (an ARM token), sub, rg (the id
+ * of group `group`, created), ok(method, path, body) (an ARM request that must succeed; resolves
+ * its JSON or null)}. With `vnetPrefix` ("10.50.0.0/16") the group also holds virtual network
+ * `vnet` whose subnet `default` is the first /24 of it.
+ */
+export async function adminWorkspace(group, { vnetPrefix, args } = {}) {
+  const s = await az.start({ inMemory: false, args });
+  const info = JSON.parse(az.run(['info', '--json', '--data-dir', s.dataDir]).stdout);
+  const admin = (await appToken(s, info.tenantId, info.clientId, info.clientSecret)).token;
+  const sub = `/subscriptions/${info.subscriptionId}`;
+  const rg = `${sub}/resourceGroups/${group}`;
+  const ok = async (method, path, body) => {
+    const r = await armRequest(s, admin, method, path, body);
+    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
+    return r.text ? r.json() : null;
+  };
+  await ok('PUT', `${sub}/resourcegroups/${group}?api-version=2021-04-01`, { location: 'westus' });
+  if (vnetPrefix) {
+    await ok('PUT', `${rg}/providers/Microsoft.Network/virtualNetworks/vnet?api-version=2022-07-01`, {
+      location: 'westus',
+      properties: {
+        addressSpace: { addressPrefixes: [vnetPrefix] },
+        subnets: [{ name: 'default', properties: { addressPrefix: vnetPrefix.replace(/\/\d+$/, '/24') } }],
+      },
+    });
+  }
+  return { s, info, admin, sub, rg, ok };
+}
+
+/** The directory object `oid` as Graph's getByIds answers it (undefined when there is none). */
+export async function servicePrincipal(server, info, oid) {
+  const { token } = await appToken(server, info.tenantId, info.clientId, info.clientSecret, 'https://graph.microsoft.com');
+  const r = await server.request('aad', '/v1.0/directoryObjects/getByIds', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ ids: [oid] }),
+  });
+  assert.equal(r.status, 200, r.text);
+  return r.json().value[0];
+}
