@@ -592,6 +592,7 @@ int arm_get_audit(struct http_request *req)
 #define RG "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
 /* Generic resources authorize in their handlers: the action names the type. */
 #define RES RG "/providers/{resourceProviderNamespace}/{resource*}"
+#define KV "/subscriptions/{subscriptionId}/providers/Microsoft.KeyVault"
 
 static const struct route arm_routes[] = {
     {HTTP_GET, "/metadata/endpoints", arm_get_metadata_endpoints, "Metadata_Endpoints", NULL,
@@ -649,6 +650,15 @@ static const struct route arm_routes[] = {
      "Microsoft.Resources/subscriptions/resources/read", ROUTE_COLLECTION},
     {HTTP_GET, RG "/resources", arm_list_group_resources, "Resources_ListByResourceGroup",
      "Microsoft.Resources/subscriptions/resourcegroups/resources/read", ROUTE_COLLECTION},
+    /* Key Vault beside its vault resource (arm/keyvault.c). */
+    {HTTP_PUT, RG "/providers/Microsoft.KeyVault/vaults/{vaultName}/accessPolicies/{operationKind}",
+     arm_update_access_policies, "Vaults_UpdateAccessPolicy", NULL},
+    {HTTP_GET, KV "/deletedVaults", arm_list_deleted_vaults, "Vaults_ListDeleted",
+     "Microsoft.KeyVault/deletedVaults/read", ROUTE_COLLECTION},
+    {HTTP_GET, KV "/locations/{location}/deletedVaults/{vaultName}", arm_get_deleted_vault,
+     "Vaults_GetDeleted", "Microsoft.KeyVault/locations/deletedVaults/read"},
+    {HTTP_POST, KV "/locations/{location}/deletedVaults/{vaultName}/purge", arm_purge_deleted_vault,
+     "Vaults_PurgeDeleted", "Microsoft.KeyVault/locations/deletedVaults/purge/action"},
     /* Every provider type (arm/resources.c), after the routes above. */
     {HTTP_GET, "/subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}/{resource*}",
      arm_get_resource, "Resources_ListByType", NULL},

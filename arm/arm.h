@@ -134,6 +134,7 @@ struct arm_type {
     /* The name rule, and the message ARM gives when it is broken (one %s: the name). */
     bool (*valid_name)(const char *name);
     const char *name_rule;
+    const char *name_code; /* the error code; NULL: InvalidResourceName */
     /* Validate and complete a create or update: fail the request, or return 0 having written
      * the type's own members to c->own. Runs inside the store transaction that saves it. */
     int (*write)(struct arm_change *c);
@@ -157,6 +158,12 @@ int arm_put_resource(struct http_request *req);
 int arm_patch_resource(struct http_request *req);
 int arm_delete_resource(struct http_request *req);
 int arm_resource_action(struct http_request *req);
+
+/* Change the stored top-level resource `id` by a JSON merge patch, through its type's `write` as
+ * a PATCH would, in a transaction of its own: 0 with *saved the new resource, or the request
+ * failed. For operations that change a resource beside its own URL (a vault's access policies). */
+int arm_resource_update(struct http_request *req, const char *id, const struct json *patch,
+                        const struct json **saved);
 
 /* The stored resource `id` (any type), living as long as the request: 0, AZ_ENOTFOUND or
  * AZ_ESTORE. */
@@ -190,6 +197,7 @@ int arm_identity_delete(struct http_request *req, const char *client_id);
 
 extern const struct arm_type arm_user_assigned_identities; /* arm/managed_identities.c */
 extern const struct arm_type arm_virtual_machines;         /* arm/compute.c */
+extern const struct arm_type arm_key_vaults;               /* arm/keyvault.c */
 extern const struct arm_type arm_network_security_groups;  /* arm/network.c */
 extern const struct arm_type arm_network_security_rules;
 extern const struct arm_type arm_virtual_networks;
@@ -197,6 +205,12 @@ extern const struct arm_type arm_subnets;
 extern const struct arm_type arm_public_ip_addresses;
 extern const struct arm_type arm_network_interfaces;
 extern const struct arm_type arm_ip_configurations;
+
+/* Key Vault's own operations beside the vault resource (arm/keyvault.c). */
+int arm_update_access_policies(struct http_request *req);
+int arm_list_deleted_vaults(struct http_request *req);
+int arm_get_deleted_vault(struct http_request *req);
+int arm_purge_deleted_vault(struct http_request *req);
 
 /* ---- the first start ------------------------------------------------------------------------ */
 

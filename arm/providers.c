@@ -37,11 +37,19 @@ static const struct builtin_type builtin_types[] = {
     {"Microsoft.Authorization", "permissions", {"2022-04-01", "2015-07-01"}},
 };
 
-/* The provider types served by arm/resources.c, grouped by namespace. */
+/* The provider types served by arm/resources.c. Types of one namespace stay together: the
+ * provider listing walks them in this order. */
 static const struct arm_type *const resource_types[] = {
-    &arm_user_assigned_identities, &arm_virtual_machines,   &arm_network_security_groups,
-    &arm_network_security_rules,   &arm_virtual_networks,   &arm_subnets,
-    &arm_public_ip_addresses,      &arm_network_interfaces, &arm_ip_configurations,
+    &arm_user_assigned_identities, /* Microsoft.ManagedIdentity */
+    &arm_virtual_machines,         /* Microsoft.Compute */
+    &arm_key_vaults,               /* Microsoft.KeyVault */
+    &arm_network_security_groups,  /* Microsoft.Network */
+    &arm_network_security_rules,
+    &arm_virtual_networks,
+    &arm_subnets,
+    &arm_public_ip_addresses,
+    &arm_network_interfaces,
+    &arm_ip_configurations,
 };
 
 /* Every namespace once, in order of first appearance. */

@@ -347,8 +347,8 @@ static int fail_name(struct http_request *req, const struct arm_type *type, cons
 {
     const char *rule = type->name_rule ? type->name_rule : "The resource name '%s' is invalid.";
     const char *at = strstr(rule, "%s");
-    return http_fail(req, 400, "InvalidResourceName", "%.*s%s%s", (int)(at - rule), rule, name,
-                     at + 2);
+    return http_fail(req, 400, type->name_code ? type->name_code : "InvalidResourceName",
+                     "%.*s%s%s", (int)(at - rule), rule, name, at + 2);
 }
 
 /* Location and tags as the type wants them; fails the request otherwise. */
@@ -786,6 +786,26 @@ static int write_resource(struct http_request *req, bool patch)
     const char *new_etag = NULL;
     load(req, t.id, &saved, &new_etag);
     return reply_resource(req, status, saved, new_etag);
+}
+
+int arm_resource_update(struct http_request *req, const char *id, const struct json *patch,
+                        const struct json **saved)
+{
+    if (store_begin(req->store) != 0)
+        return fail_store(req);
+    const struct json *old;
+    int rc = load(req, id, &old, NULL);
+    const char *full = json_string(json_get(old, "type"));
+    const char *slash = full ? strchr(full, '/') : NULL;
+    const struct arm_type *type =
+        slash ? arm_type_find(arena_strndup(req->arena, full, (size_t)(slash - full)), slash + 1)
+              : NULL;
+    if (rc == 0 && !type)
+        rc = AZ_ESTORE;
+    if (rc == 0)
+        rc = save(req, type, json_string(json_get(old, "id")), NULL, NULL, old,
+                  merged(req, old, patch), saved);
+    return end_transaction(req, rc) == 0 ? 0 : AZ_EREPLIED;
 }
 
 int arm_put_resource(struct http_request *req)

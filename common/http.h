@@ -74,6 +74,8 @@ struct http_request {
     const char *principal;                /* set by authentication, for the access log */
     const struct token_principal *caller; /* who authenticated (common/auth.h), or NULL */
     const char *rbac_verdict;             /* set by the RBAC check, for the access log */
+    const void *context; /* what the module's authentication found for its handlers (the vault
+                            a Key Vault request names) */
 
     /* Deferred replies (http_defer): set by the server. */
     struct event_base *loop; /* the thread's event loop, for work the reply waits on */

@@ -186,6 +186,37 @@ const struct store_migration store_schema[] = {
      "  power_state TEXT NOT NULL,"                   /* running | stopped | deallocated */
      "  imds_secret TEXT NOT NULL UNIQUE"
      ");"},
+    /* Key Vault (arm/keyvault.c, keyvault/): soft-deleted vaults, and each vault's secrets and
+     * keys — every version a row, keyed by the vault's globally unique name. A deleted object
+     * keeps its versions; its row in vault_deleted_objects hides them until recovered or
+     * purged. */
+    {"key vault",
+     "CREATE TABLE deleted_vaults ("
+     "  name            TEXT PRIMARY KEY COLLATE NOCASE,"
+     "  id              TEXT NOT NULL," /* the vault's ARM id */
+     "  subscription_id TEXT NOT NULL,"
+     "  location        TEXT NOT NULL,"
+     "  body            TEXT NOT NULL," /* the vault as it was */
+     "  deleted_at      INTEGER NOT NULL,"
+     "  purge_at        INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE vault_objects ("
+     "  vault      TEXT NOT NULL COLLATE NOCASE,"
+     "  collection TEXT NOT NULL," /* secrets | keys */
+     "  name       TEXT NOT NULL COLLATE NOCASE,"
+     "  version    TEXT NOT NULL,"
+     "  body       TEXT NOT NULL," /* value or key material, attributes, tags, contentType */
+     "  created    INTEGER NOT NULL,"
+     "  PRIMARY KEY (vault, collection, name, version)"
+     ");"
+     "CREATE TABLE vault_deleted_objects ("
+     "  vault      TEXT NOT NULL COLLATE NOCASE,"
+     "  collection TEXT NOT NULL,"
+     "  name       TEXT NOT NULL COLLATE NOCASE,"
+     "  deleted_at INTEGER NOT NULL,"
+     "  purge_at   INTEGER NOT NULL,"
+     "  PRIMARY KEY (vault, collection, name)"
+     ");"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 
