@@ -281,6 +281,10 @@ static int aad_user_realm(struct http_request *req)
 static const struct route aad_routes[] = {
     {HTTP_POST, "/v1.0/directoryObjects/getByIds", aad_graph_get_by_ids,
      "Graph_DirectoryObjects_GetByIds", NULL},
+    {HTTP_GET, "/v1.0/me", aad_graph_me, "Graph_Me_Get", NULL},
+    {HTTP_GET, "/v1.0/users", aad_graph_users, "Graph_Users_List", NULL},
+    {HTTP_GET, "/v1.0/servicePrincipals", aad_graph_service_principals,
+     "Graph_ServicePrincipals_List", NULL},
     {HTTP_GET, "/common/discovery/instance", aad_instance_discovery, "InstanceDiscovery", NULL},
     {HTTP_GET, "/common/userrealm/{upn}", aad_user_realm, "UserRealm", NULL},
     {HTTP_GET, "/discovery/keys", aad_keys, "Keys", NULL},

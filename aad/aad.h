@@ -28,7 +28,10 @@ const char *aad_base_url(struct http_request *req);
 void aad_render_error(struct http_request *req, int status, const char *code, const char *message);
 
 int aad_graph_get_by_ids(struct http_request *req); /* POST /v1.0/directoryObjects/getByIds */
-int aad_token(struct http_request *req);            /* POST /{tenant}/oauth2/v2.0/token */
-int aad_token_v1(struct http_request *req);         /* POST /{tenant}/oauth2/token */
+int aad_graph_me(struct http_request *req);         /* GET /v1.0/me */
+int aad_graph_users(struct http_request *req);      /* GET /v1.0/users */
+int aad_graph_service_principals(struct http_request *req); /* GET /v1.0/servicePrincipals */
+int aad_token(struct http_request *req);                    /* POST /{tenant}/oauth2/v2.0/token */
+int aad_token_v1(struct http_request *req);                 /* POST /{tenant}/oauth2/token */
 
 #endif

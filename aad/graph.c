@@ -1,12 +1,15 @@
 /*
  * aad/graph.c — the slice of Microsoft Graph (graph.microsoft.com, served by the Entra ID module)
  * that clients need to name directory objects: POST /v1.0/directoryObjects/getByIds, which
- * `az role assignment list` calls to show principals by name.
+ * `az role assignment list` calls to show principals by name; GET /v1.0/me (400 for application
+ * tokens, as Graph answers); GET /v1.0/users and /v1.0/servicePrincipals with the $filter forms
+ * az sends (userPrincipalName eq '…', servicePrincipalNames/any(c:c eq '…'), appId eq '…'), which
+ * `az keyvault create` and `az role assignment create --assignee` use.
  *
  * Graph answers errors as {"error":{"code","message"}} (az reads error.message), not in the
  * OAuth shape of the token service; aad_render_error picks the shape by path.
  *
- * Not emulated yet: /me, users, servicePrincipals and their $filter queries (graph.md), groups.
+ * Not emulated: groups, paging (azsim's directories are small), other $filter forms.
  */
 #include "aad/aad.h"
 
@@ -117,4 +120,135 @@ int aad_graph_get_by_ids(struct http_request *req)
     http_reply_json(req, 200, w);
     json_writer_free(w);
     return 0;
+}
+
+/* The value quoted in `$filter` after "eq" ('' stands for '), or NULL without a filter. An
+ * unsupported filter is a failed request (*bad set). */
+static const char *filter_value(struct http_request *req, const char *const *forms, bool *bad)
+{
+    const char *filter = http_query(req, "$filter");
+    *bad = false;
+    if (!filter)
+        return NULL;
+    for (const char *const *f = forms; *f; f++) {
+        size_t n = strlen(*f);
+        if (strncasecmp(filter, *f, n) != 0)
+            continue;
+        const char *p = filter + n;
+        struct buf b = {0};
+        for (; *p; p++) {
+            if (*p == '\'' && p[1] == '\'')
+                p++;
+            else if (*p == '\'')
+                break;
+            buf_putc(&b, *p);
+        }
+        const char *value = *p == '\'' ? arena_strdup(req->arena, b.data ? b.data : "") : NULL;
+        buf_free(&b);
+        if (value)
+            return value;
+    }
+    *bad = true;
+    return NULL;
+}
+
+static int reply_objects(struct http_request *req, struct store_stmt *st, const char *context)
+{
+    struct json_writer *w = json_writer_new();
+    jw_object_open(w);
+    jw_kv_string(
+        w, "@odata.context",
+        arena_printf(req->arena, "https://graph.microsoft.com/v1.0/$metadata#%s", context));
+    jw_key(w, "value");
+    jw_array_open(w);
+    while (store_step(st) == 1)
+        write_object(w, st);
+    jw_array_close(w);
+    jw_object_close(w);
+    store_finalize(st);
+    http_reply_json(req, 200, w);
+    json_writer_free(w);
+    return 0;
+}
+
+static int unsupported_filter(struct http_request *req)
+{
+    return http_fail(req, 400, "Request_UnsupportedQuery",
+                     "Unsupported query: azsim's Graph filters users by userPrincipalName and "
+                     "service principals by servicePrincipalNames or appId.");
+}
+
+/* GET /v1.0/me: the signed-in user; an application token has no "me". */
+int aad_graph_me(struct http_request *req)
+{
+    if (graph_authenticate(req) != 0)
+        return AZ_EREPLIED;
+    if (req->caller->kind != TOKEN_KIND_USER)
+        return http_fail(req, 400, "BadRequest",
+                         "/me request is only valid with delegated authentication flow.");
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT 'user', object_id, upn, display_name, NULL FROM users WHERE "
+                      "object_id = lower(?1)",
+                      &st) != 0)
+        return http_fail(req, 500, "Service_InternalServerError", "The directory is unavailable.");
+    store_bind_text(st, 1, req->caller->oid);
+    struct json_writer *w = json_writer_new();
+    bool found = store_step(st) == 1;
+    if (found)
+        write_object(w, st);
+    store_finalize(st);
+    if (!found) {
+        json_writer_free(w);
+        return http_fail(req, 404, "Request_ResourceNotFound",
+                         "Resource '%s' does not exist or one of its queried reference-property "
+                         "objects are not present.",
+                         req->caller->oid);
+    }
+    http_reply_json(req, 200, w);
+    json_writer_free(w);
+    return 0;
+}
+
+/* GET /v1.0/users[?$filter=userPrincipalName eq '…'] in the caller's tenant. */
+int aad_graph_users(struct http_request *req)
+{
+    static const char *const forms[] = {"userPrincipalName eq '", NULL};
+    if (graph_authenticate(req) != 0)
+        return AZ_EREPLIED;
+    bool bad;
+    const char *upn = filter_value(req, forms, &bad);
+    if (bad)
+        return unsupported_filter(req);
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT 'user', object_id, upn, display_name, NULL FROM users WHERE "
+                      "tenant_id = lower(?1) AND (?2 IS NULL OR upn = ?2) ORDER BY upn",
+                      &st) != 0)
+        return http_fail(req, 500, "Service_InternalServerError", "The directory is unavailable.");
+    store_bind_text(st, 1, req->caller->tid);
+    store_bind_text(st, 2, upn);
+    return reply_objects(req, st, "users");
+}
+
+/* GET /v1.0/servicePrincipals[?$filter=servicePrincipalNames/any(c:c eq '…') | appId eq '…']. */
+int aad_graph_service_principals(struct http_request *req)
+{
+    static const char *const forms[] = {"servicePrincipalNames/any(c:c eq '", "appId eq '", NULL};
+    if (graph_authenticate(req) != 0)
+        return AZ_EREPLIED;
+    bool bad;
+    const char *name = filter_value(req, forms, &bad);
+    if (bad)
+        return unsupported_filter(req);
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT 'servicePrincipal', object_id, app_id, display_name, type FROM "
+                      "service_principals WHERE tenant_id = lower(?1) AND (?2 IS NULL OR "
+                      "app_id = ?2) ORDER BY display_name",
+                      &st) != 0)
+        return http_fail(req, 500, "Service_InternalServerError", "The directory is unavailable.");
+    store_bind_text(st, 1, req->caller->tid);
+    store_bind_text(st, 2, name);
+    return reply_objects(req, st, "servicePrincipals");
 }

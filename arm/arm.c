@@ -655,6 +655,8 @@ static const struct route arm_routes[] = {
      arm_update_access_policies, "Vaults_UpdateAccessPolicy", NULL},
     {HTTP_GET, KV "/deletedVaults", arm_list_deleted_vaults, "Vaults_ListDeleted",
      "Microsoft.KeyVault/deletedVaults/read", ROUTE_COLLECTION},
+    {HTTP_GET, KV "/deletedManagedHSMs", arm_list_deleted_managed_hsms, "ManagedHsms_ListDeleted",
+     "Microsoft.KeyVault/deletedManagedHSMs/read", ROUTE_COLLECTION},
     {HTTP_GET, KV "/locations/{location}/deletedVaults/{vaultName}", arm_get_deleted_vault,
      "Vaults_GetDeleted", "Microsoft.KeyVault/locations/deletedVaults/read"},
     {HTTP_POST, KV "/locations/{location}/deletedVaults/{vaultName}/purge", arm_purge_deleted_vault,

@@ -211,6 +211,7 @@ int arm_update_access_policies(struct http_request *req);
 int arm_list_deleted_vaults(struct http_request *req);
 int arm_get_deleted_vault(struct http_request *req);
 int arm_purge_deleted_vault(struct http_request *req);
+int arm_list_deleted_managed_hsms(struct http_request *req);
 
 /* ---- the first start ------------------------------------------------------------------------ */
 

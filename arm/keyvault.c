@@ -491,3 +491,13 @@ int arm_purge_deleted_vault(struct http_request *req)
     }
     return http_reply(req, 200, NULL, "", 0);
 }
+
+/* GET …/deletedManagedHSMs: azsim serves no managed HSMs, so there are never deleted ones (az
+ * asks whenever `az keyvault list-deleted` is not told the resource type). */
+int arm_list_deleted_managed_hsms(struct http_request *req)
+{
+    struct json_writer *w = json_writer_new();
+    jw_list_open(w);
+    jw_list_close(w);
+    return arm_reply(req, 200, w);
+}

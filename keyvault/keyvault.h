@@ -113,4 +113,27 @@ int kv_purge_secret(struct http_request *req);
 int kv_backup_secret(struct http_request *req);
 int kv_restore_secret(struct http_request *req);
 
+/* ---- keys (keys.c) ------------------------------------------------------------------------------
+ */
+
+int kv_create_key(struct http_request *req);
+int kv_import_key(struct http_request *req);
+int kv_get_key(struct http_request *req);
+int kv_update_key(struct http_request *req);
+int kv_list_keys(struct http_request *req);
+int kv_list_key_versions(struct http_request *req);
+int kv_delete_key(struct http_request *req);
+int kv_get_deleted_key(struct http_request *req);
+int kv_list_deleted_keys(struct http_request *req);
+int kv_recover_key(struct http_request *req);
+int kv_purge_key(struct http_request *req);
+int kv_backup_key(struct http_request *req);
+int kv_restore_key(struct http_request *req);
+int kv_sign(struct http_request *req);
+int kv_verify(struct http_request *req);
+int kv_encrypt(struct http_request *req);
+int kv_decrypt(struct http_request *req);
+int kv_wrap_key(struct http_request *req);
+int kv_unwrap_key(struct http_request *req);
+
 #endif

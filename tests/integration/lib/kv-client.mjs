@@ -24,6 +24,10 @@
 //      purge    {name}                    purgeDeletedSecret
 //      backup   {name}                    backupSecret: base64 of the blob
 //      restore  {backup}                  restoreSecretBackup(base64 blob)
+//      token    {}                        credential.getToken('https://vault.azure.net/.default')
+// An argument {"$from": "<step id>", "path": "a.b"} stands for a value an earlier step returned.
+// (The SDK's RestError keeps Key Vault's error code but not its innererror: the tests read that
+// over HTTP with the token of the `token` step.)
 // Prints {results: [{id, ok, value | error, statuses}], requests} (lib/sdk-child.mjs); Dates come
 // out as ISO strings. `statuses`/`requests` stay empty in the plain mode (no recorder).
 import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity';
@@ -43,8 +47,9 @@ function makeCredential(spec) {
 }
 
 let client;
+let credential;
 try {
-  const credential = makeCredential(sc.credential);
+  credential = makeCredential(sc.credential);
   client = sc.plain
     ? new SecretClient(sc.vaultUrl, credential)
     : new SecretClient(sc.vaultUrl, credential, {
@@ -92,9 +97,20 @@ const ops = {
   purge: (a) => client.purgeDeletedSecret(a.name),
   backup: async (a) => Buffer.from(await client.backupSecret(a.name)).toString('base64'),
   restore: (a) => client.restoreSecretBackup(Buffer.from(a.backup, 'base64')).then(dates),
+  token: async () => (await credential.getToken('https://vault.azure.net/.default')).token,
 };
 
-await runSteps((sc.steps ?? []).map((step) => [step.id, () => {
+// An argument {"$from": "<step id>", "path": "a.b"} is the value an earlier step returned.
+const values = {};
+const resolve = (v) => {
+  if (Array.isArray(v)) return v.map(resolve);
+  if (!v || typeof v !== 'object') return v;
+  if (v.$from) return v.path.split('.').reduce((o, k) => o?.[k], values[v.$from]);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+};
+
+await runSteps((sc.steps ?? []).map((step) => [step.id, async () => {
   if (!ops[step.op]) throw new Error(`kv-client: unknown op ${step.op}`);
-  return ops[step.op](step);
+  values[step.id] = await ops[step.op](resolve(step));
+  return values[step.id];
 }]), recorder);
