@@ -1,8 +1,8 @@
 /*
  * keyvault/keys.c — keys: create (RSA 2048/3072/4096, EC P-256/P-384/P-521/P-256K), import from
- * a JWK, get (latest or a version), update properties, list, list versions, delete (soft when
- * the vault says so), deleted ones got, listed, recovered and purged, backup and restore; and the
- * cryptographic operations sign, verify, encrypt, decrypt, wrapkey and unwrapkey.
+ * a JWK, get (latest or a version), update properties, and the cryptographic operations sign,
+ * verify, encrypt, decrypt, wrapkey and unwrapkey. Listing, deletion, recovery, purge, backup and
+ * restore are collection.c's, for secrets alike.
  *
  * Real key material: each version keeps its private key as PKCS#8 PEM in its stored body, never
  * answered; a KeyBundle shows the public JWK (n/e, or crv/x/y) of that very key, so what a client
@@ -19,8 +19,7 @@
  *
  * Not emulated: oct (symmetric) keys and the AES algorithms, HSM protection (-HSM key types are
  * accepted and answered as such, the keys are software keys), release policies and release, key
- * rotation and rotation policies, GET /rng. Backups are opaque to clients but not encrypted: they
- * carry the private keys as they are stored.
+ * rotation and rotation policies, GET /rng.
  */
 #include "keyvault/keyvault.h"
 
@@ -42,7 +41,6 @@
 #include <string.h>
 
 #define KEYS "keys"
-#define BACKUP_MAGIC "azsim-key-backup-1"
 #define DEFAULT_RSA_BITS 2048
 #define DEFAULT_EXPONENT 65537
 
@@ -206,72 +204,27 @@ static void write_jwk(struct http_request *req, struct json_writer *w, const str
 
 /* ---- answers ------------------------------------------------------------------------------ */
 
-static const char *param_name(struct http_request *req)
+/* A key's own members: the public JWK in a bundle, only its kid (versionless in the
+ * latest-version listings) in a list item. */
+static void write_key(struct http_request *req, struct json_writer *w, const struct kv_object *o,
+                      enum kv_view view)
 {
-    return http_param(req, "key-name");
-}
-
-static int fail_not_found(struct http_request *req, const char *name, bool deleted)
-{
-    return http_fail(req, 404, "KeyNotFound",
-                     deleted ? "Deleted Key not found: %s"
-                             : "A key with (name/id) %s was not found in this key vault. If you "
-                               "recently deleted this key you may be able to recover it using the "
-                               "correct recovery command. For help resolving this issue, please "
-                               "see https://go.microsoft.com/fwlink/?linkid=2125182",
-                     name);
-}
-
-static int fail_store(struct http_request *req)
-{
-    return http_fail(req, 500, "InternalServerError", "The vault's store failed.");
-}
-
-/* A KeyBundle (the public key, `item` false) or a KeyItem (its kid only, versionless for the
- * latest-version listings), with the deletion members of deleted keys. */
-static void write_bundle(struct http_request *req, struct json_writer *w, const struct kv_object *o,
-                         bool item, bool versioned, int64_t deleted_at, int64_t purge_at)
-{
-    const struct vault *v = kv_vault(req);
-    jw_object_open(w);
-    if (item)
-        jw_kv_string(w, "kid", kid_of(req, o, versioned));
-    else
+    if (view == KV_VIEW_FULL || view == KV_VIEW_BUNDLE)
         write_jwk(req, w, o);
-    kv_write_attributes(req, w, json_get(o->body, "attributes"));
-    if (json_type(json_get(o->body, "tags")) == JSON_OBJECT) {
-        jw_key(w, "tags");
-        jw_value(w, json_get(o->body, "tags"));
-    }
-    if (deleted_at) {
-        jw_kv_string(w, "recoveryId",
-                     arena_printf(req->arena, "%s/deletedkeys/%s", v->origin, o->name));
-        jw_kv_int(w, "deletedDate", deleted_at / 1000);
-        jw_kv_int(w, "scheduledPurgeDate", purge_at / 1000);
-    }
-    jw_object_close(w);
+    else
+        jw_kv_string(w, "kid", kid_of(req, o, view == KV_VIEW_VERSION));
 }
 
-static int reply_bundle(struct http_request *req, const struct kv_object *o, int64_t deleted_at,
-                        int64_t purge_at)
-{
-    struct json_writer *w = json_writer_new();
-    write_bundle(req, w, o, false, true, deleted_at, purge_at);
-    http_reply_json(req, 200, w);
-    json_writer_free(w);
-    return 0;
-}
-
-/* The request body as a JSON object, or a failed request. */
-static const struct json *body_object(struct http_request *req)
-{
-    const struct json *body = json_parse_in(req->arena, req->body ? req->body : "", req->body_len);
-    if (json_type(body) != JSON_OBJECT) {
-        http_fail(req, 400, "BadParameter", "The request body must be a JSON object.");
-        return NULL;
-    }
-    return body;
-}
+const struct kv_collection kv_keys = {
+    .name = KEYS,
+    .param = "key-name",
+    .kind = "Key",
+    .noun = "key",
+    .not_found = "KeyNotFound",
+    .read_action = "read",
+    .backup_format = "azsim-key-backup-1",
+    .write = write_key,
+};
 
 /* A base64url member of the body, decoded (padding tolerated); NULL with a failed request. */
 static const unsigned char *body_bytes(struct http_request *req, const struct json *body,
@@ -391,17 +344,6 @@ static int write_properties(struct http_request *req, struct json_writer *w,
     return 0;
 }
 
-static int refuse_deleted(struct http_request *req, const char *name)
-{
-    int64_t deleted_at, purge_at;
-    if (kv_object_deleted(req, KEYS, name, &deleted_at, &purge_at) != 0)
-        return 0;
-    return http_fail(req, 409, "Conflict",
-                     "Key %s is currently in a deleted but recoverable state, and its name cannot "
-                     "be reused; in this state, the key can only be recovered or purged.",
-                     name);
-}
-
 /* Store a new version of `name` holding `k` and reply with its bundle. */
 static int add_version(struct http_request *req, const char *name, const char *kty, EVP_PKEY *k,
                        const struct json *body, const struct json *ops)
@@ -417,11 +359,11 @@ static int add_version(struct http_request *req, const char *name, const char *k
     jw_object_close(w);
     struct kv_object o = {.name = name};
     if (rc == 0 && kv_object_add(req, KEYS, name, json_writer_text(w, NULL), &o.version) != 0)
-        rc = fail_store(req);
+        rc = kv_fail_store(req);
     json_writer_free(w);
     if (rc != 0 || kv_object_get(req, KEYS, name, o.version, &o) != 0)
-        return rc ? rc : fail_store(req);
-    return reply_bundle(req, &o, 0, 0);
+        return rc ? rc : kv_fail_store(req);
+    return kv_reply(req, &kv_keys, &o, KV_VIEW_FULL, 0, 0);
 }
 
 /* ---- create and import -------------------------------------------------------------------- */
@@ -445,11 +387,11 @@ static EVP_PKEY *generate_rsa(int bits, int64_t exponent)
 
 int kv_create_key(struct http_request *req)
 {
-    const char *name = param_name(req);
+    const char *name = kv_name_param(req, &kv_keys);
     if (kv_check_name(req, name) != 0 ||
         kv_authorize(req, KEYS, "create", "create/action", name) != 0)
         return AZ_EREPLIED;
-    const struct json *body = body_object(req);
+    const struct json *body = kv_body_object(req);
     if (!body)
         return AZ_EREPLIED;
     const char *kty = json_string(json_get(body, "kty"));
@@ -474,7 +416,7 @@ int kv_create_key(struct http_request *req)
                              "The public exponent (public_exponent) must be 3 or 65537.");
         if (json_string(json_get(body, "crv")))
             return http_fail(req, 400, "BadParameter", "An RSA key has no curve (crv).");
-        if (refuse_deleted(req, name) != 0)
+        if (kv_refuse_deleted(req, &kv_keys, name) != 0)
             return AZ_EREPLIED;
         k = generate_rsa((int)bits, exponent);
     } else {
@@ -483,7 +425,7 @@ int kv_create_key(struct http_request *req)
         if (!c)
             return http_fail(req, 400, "BadParameter",
                              "The curve (crv) must be one of P-256, P-384, P-521 and P-256K.");
-        if (refuse_deleted(req, name) != 0)
+        if (kv_refuse_deleted(req, &kv_keys, name) != 0)
             return AZ_EREPLIED;
         k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", c->group);
         ERR_clear_error();
@@ -581,11 +523,11 @@ static EVP_PKEY *key_from_jwk(struct http_request *req, const struct json *jwk, 
 
 int kv_import_key(struct http_request *req)
 {
-    const char *name = param_name(req);
+    const char *name = kv_name_param(req, &kv_keys);
     if (kv_check_name(req, name) != 0 ||
         kv_authorize(req, KEYS, "import", "import/action", name) != 0)
         return AZ_EREPLIED;
-    const struct json *body = body_object(req);
+    const struct json *body = kv_body_object(req);
     if (!body)
         return AZ_EREPLIED;
     const struct json *jwk = json_get(body, "key");
@@ -598,7 +540,7 @@ int kv_import_key(struct http_request *req)
                          "The key (a JSON web key) is required, with kty RSA, RSA-HSM, EC or "
                          "EC-HSM.");
     if (check_properties(req, body, json_get(jwk, "key_ops")) != 0 ||
-        refuse_deleted(req, name) != 0)
+        kv_refuse_deleted(req, &kv_keys, name) != 0)
         return AZ_EREPLIED;
     EVP_PKEY *k = key_from_jwk(req, jwk, kty);
     if (!k)
@@ -622,29 +564,29 @@ static int find_key(struct http_request *req, const char *name, struct kv_object
 {
     int rc = kv_object_get(req, KEYS, name, http_param(req, "key-version"), o);
     if (rc == AZ_ENOTFOUND)
-        return fail_not_found(req, name, false);
-    return rc == 0 ? 0 : fail_store(req);
+        return kv_fail_not_found(req, &kv_keys, name, false);
+    return rc == 0 ? 0 : kv_fail_store(req);
 }
 
 /* A disabled key can still be got: only its cryptographic use is refused. */
 int kv_get_key(struct http_request *req)
 {
-    const char *name = param_name(req);
+    const char *name = kv_name_param(req, &kv_keys);
     if (kv_check_name(req, name) != 0 || kv_authorize(req, KEYS, "get", "read", name) != 0)
         return AZ_EREPLIED;
     struct kv_object o;
     if (find_key(req, name, &o) != 0)
         return AZ_EREPLIED;
-    return reply_bundle(req, &o, 0, 0);
+    return kv_reply(req, &kv_keys, &o, KV_VIEW_FULL, 0, 0);
 }
 
 int kv_update_key(struct http_request *req)
 {
-    const char *name = param_name(req);
+    const char *name = kv_name_param(req, &kv_keys);
     if (kv_check_name(req, name) != 0 ||
         kv_authorize(req, KEYS, "update", "update/action", name) != 0)
         return AZ_EREPLIED;
-    const struct json *body = body_object(req);
+    const struct json *body = kv_body_object(req);
     if (!body)
         return AZ_EREPLIED;
     struct kv_object o;
@@ -658,182 +600,11 @@ int kv_update_key(struct http_request *req)
     int rc = write_properties(req, w, body, json_get(body, "key_ops"), o.body, kty);
     jw_object_close(w);
     if (rc == 0 && kv_object_replace(req, KEYS, name, o.version, json_writer_text(w, NULL)) != 0)
-        rc = fail_store(req);
+        rc = kv_fail_store(req);
     json_writer_free(w);
     if (rc != 0 || kv_object_get(req, KEYS, name, o.version, &o) != 0)
-        return rc ? rc : fail_store(req);
-    return reply_bundle(req, &o, 0, 0);
-}
-
-static void write_item(struct http_request *req, struct json_writer *w, const struct kv_object *o,
-                       int64_t deleted_at, int64_t purge_at)
-{
-    write_bundle(req, w, o, true, false, deleted_at, purge_at);
-}
-
-static void write_version_item(struct http_request *req, struct json_writer *w,
-                               const struct kv_object *o, int64_t deleted_at, int64_t purge_at)
-{
-    write_bundle(req, w, o, true, true, deleted_at, purge_at);
-}
-
-int kv_list_keys(struct http_request *req)
-{
-    if (kv_authorize(req, KEYS, "list", "read", NULL) != 0)
-        return AZ_EREPLIED;
-    return kv_object_list(req, KEYS, KV_LIST_LATEST, NULL, write_item);
-}
-
-int kv_list_key_versions(struct http_request *req)
-{
-    const char *name = param_name(req);
-    if (kv_check_name(req, name) != 0 || kv_authorize(req, KEYS, "list", "read", name) != 0)
-        return AZ_EREPLIED;
-    return kv_object_list(req, KEYS, KV_LIST_VERSIONS, name, write_version_item);
-}
-
-/* ---- delete, recover, purge --------------------------------------------------------------- */
-
-int kv_delete_key(struct http_request *req)
-{
-    const char *name = param_name(req);
-    if (kv_check_name(req, name) != 0 || kv_authorize(req, KEYS, "delete", "delete", name) != 0)
-        return AZ_EREPLIED;
-    struct kv_object o;
-    int rc = kv_object_get(req, KEYS, name, NULL, &o);
-    if (rc == AZ_ENOTFOUND)
-        return fail_not_found(req, name, false);
-    if (rc != 0 || kv_object_delete(req, KEYS, name) != 0)
-        return fail_store(req);
-    int64_t deleted_at = 0, purge_at = 0;
-    kv_object_deleted(req, KEYS, name, &deleted_at, &purge_at);
-    return reply_bundle(req, &o, deleted_at, purge_at);
-}
-
-/* The deleted key `name` (its latest version and deletion dates), or a failed request. */
-static int find_deleted(struct http_request *req, const char *name, struct kv_object *o,
-                        int64_t *deleted_at, int64_t *purge_at)
-{
-    int rc = kv_deleted_object_get(req, KEYS, name, o, deleted_at, purge_at);
-    if (rc == AZ_ENOTFOUND)
-        return fail_not_found(req, name, true);
-    return rc == 0 ? 0 : fail_store(req);
-}
-
-int kv_get_deleted_key(struct http_request *req)
-{
-    const char *name = param_name(req);
-    if (kv_check_name(req, name) != 0 || kv_authorize(req, KEYS, "get", "read", name) != 0)
-        return AZ_EREPLIED;
-    struct kv_object o;
-    int64_t deleted_at, purge_at;
-    if (find_deleted(req, name, &o, &deleted_at, &purge_at) != 0)
-        return AZ_EREPLIED;
-    return reply_bundle(req, &o, deleted_at, purge_at);
-}
-
-int kv_list_deleted_keys(struct http_request *req)
-{
-    if (kv_authorize(req, KEYS, "list", "read", NULL) != 0)
-        return AZ_EREPLIED;
-    return kv_object_list(req, KEYS, KV_LIST_DELETED, NULL, write_item);
-}
-
-int kv_recover_key(struct http_request *req)
-{
-    const char *name = param_name(req);
-    if (kv_check_name(req, name) != 0 ||
-        kv_authorize(req, KEYS, "recover", "recover/action", name) != 0)
-        return AZ_EREPLIED;
-    struct kv_object o;
-    int64_t deleted_at, purge_at;
-    if (find_deleted(req, name, &o, &deleted_at, &purge_at) != 0)
-        return AZ_EREPLIED;
-    if (kv_object_recover(req, KEYS, name) != 0)
-        return fail_store(req);
-    return reply_bundle(req, &o, 0, 0);
-}
-
-/* Purge: 204, unless purge protection keeps it until its scheduled purge date. */
-int kv_purge_key(struct http_request *req)
-{
-    const char *name = param_name(req);
-    if (kv_check_name(req, name) != 0 ||
-        kv_authorize(req, KEYS, "purge", "purge/action", name) != 0)
-        return AZ_EREPLIED;
-    struct kv_object o;
-    int64_t deleted_at, purge_at;
-    if (find_deleted(req, name, &o, &deleted_at, &purge_at) != 0)
-        return AZ_EREPLIED;
-    const struct vault *v = kv_vault(req);
-    if (v->purge_protection)
-        return http_fail(req, 403, "Forbidden",
-                         "Operation \"purge\" is not allowed because purge protection is enabled "
-                         "for this vault. Key Vault service will automatically purge it after the "
-                         "retention period has passed.\r\nVault: %s;location=%s",
-                         v->name, v->location);
-    if (kv_object_purge(req, KEYS, name) != 0)
-        return fail_store(req);
-    return http_reply(req, 204, NULL, "", 0);
-}
-
-/* ---- backup and restore ------------------------------------------------------------------- */
-
-/* Backup: every version of the key, material included, as one opaque base64url blob. */
-int kv_backup_key(struct http_request *req)
-{
-    const char *name = param_name(req);
-    if (kv_check_name(req, name) != 0 ||
-        kv_authorize(req, KEYS, "backup", "backup/action", name) != 0)
-        return AZ_EREPLIED;
-    struct json_writer *w = json_writer_new();
-    int rc = kv_object_export(req, KEYS, name, BACKUP_MAGIC, w);
-    if (rc != 0) {
-        json_writer_free(w);
-        return rc == AZ_ENOTFOUND ? fail_not_found(req, name, false) : fail_store(req);
-    }
-    size_t len;
-    const char *blob = json_writer_text(w, &len);
-    struct json_writer *out = json_writer_new();
-    jw_object_open(out);
-    jw_kv_string(out, "value", base64url_encode(req->arena, blob, len));
-    jw_object_close(out);
-    json_writer_free(w);
-    http_reply_json(req, 200, out);
-    json_writer_free(out);
-    return 0;
-}
-
-/* Restore: a backup's versions under the key's own name, which must be free, into a vault of the
- * subscription it was taken in. */
-int kv_restore_key(struct http_request *req)
-{
-    const struct json *body = body_object(req);
-    if (!body)
-        return AZ_EREPLIED;
-    const struct json *backup =
-        kv_backup_decode(req, json_string(json_get(body, "value")), BACKUP_MAGIC);
-    if (!backup)
-        return http_fail(req, 400, "BadParameter",
-                         "Backup blob contains invalid or corrupt version.");
-    const char *name = json_string(json_get(backup, "name"));
-    const char *vault_sub = kv_vault(req)->id + strlen("/subscriptions/");
-    if (kv_check_name(req, name) != 0 ||
-        kv_authorize(req, KEYS, "restore", "restore/action", name) != 0)
-        return AZ_EREPLIED;
-    if (!str_ieqn(vault_sub, strcspn(vault_sub, "/"),
-                  json_string(json_get(backup, "subscription"))))
-        return http_fail(req, 400, "BadParameter",
-                         "The backup was taken in another subscription: it can only be restored "
-                         "into a vault of the subscription it came from.");
-    struct kv_object o;
-    if (kv_object_get(req, KEYS, name, NULL, &o) == 0)
-        return http_fail(req, 409, "Conflict", "Key %s already exists.", name);
-    if (refuse_deleted(req, name) != 0)
-        return AZ_EREPLIED;
-    if (kv_backup_restore(req, KEYS, backup) != 0 || kv_object_get(req, KEYS, name, NULL, &o) != 0)
-        return fail_store(req);
-    return reply_bundle(req, &o, 0, 0);
+        return rc ? rc : kv_fail_store(req);
+    return kv_reply(req, &kv_keys, &o, KV_VIEW_FULL, 0, 0);
 }
 
 /* ---- cryptographic operations ------------------------------------------------------------- */
@@ -1092,11 +863,11 @@ static int cipher_op(struct http_request *req, const struct kv_object *o, EVP_PK
 
 static int key_operation(struct http_request *req, enum key_op op)
 {
-    const char *name = param_name(req);
+    const char *name = kv_name_param(req, &kv_keys);
     if (kv_check_name(req, name) != 0 ||
         kv_authorize(req, KEYS, key_ops[op].name, key_ops[op].action, name) != 0)
         return AZ_EREPLIED;
-    const struct json *body = body_object(req);
+    const struct json *body = kv_body_object(req);
     if (!body)
         return AZ_EREPLIED;
     struct kv_object o;

@@ -48,8 +48,7 @@ int kv_fail_inner(struct http_request *req, int status, const char *code, const 
 /* Object names: 1-127 letters, digits and '-'; a bad one fails the request (400 BadParameter). */
 int kv_check_name(struct http_request *req, const char *name);
 
-/* ---- versioned objects (objects.c) ------------------------------------------------------------
- */
+/* ---- versioned objects (objects.c) ---------------------------------------------------- */
 
 struct kv_object {
     const char *name;
@@ -86,10 +85,12 @@ int kv_object_list(struct http_request *req, const char *collection, enum kv_lis
                                  const struct kv_object *o, int64_t deleted_at, int64_t purge_at));
 
 /* Backups: every version of an object with the vault's subscription, tagged `magic`, written
- * to `w` (0, AZ_ENOTFOUND, AZ_ESTORE); decoded from a base64url blob (NULL when it is not one);
- * and restored under the backup's name. */
+ * to `w` (0, AZ_ENOTFOUND, AZ_ESTORE); sealed into a blob; unsealed and decoded from one (NULL
+ * when it is not one of this azsim's, or was changed); restored under the backup's name. */
 int kv_object_export(struct http_request *req, const char *collection, const char *name,
                      const char *magic, struct json_writer *w);
+/* The backup text sealed into an opaque base64url blob, or NULL. */
+const char *kv_backup_seal(struct http_request *req, const char *text, size_t len);
 const struct json *kv_backup_decode(struct http_request *req, const char *blob, const char *magic);
 int kv_backup_restore(struct http_request *req, const char *collection, const struct json *backup);
 
@@ -97,38 +98,69 @@ int kv_backup_restore(struct http_request *req, const char *collection, const st
 void kv_write_attributes(struct http_request *req, struct json_writer *w,
                          const struct json *attributes);
 
-/* ---- handlers
- * ------------------------------------------------------------------------------------ */
+/* ---- what secrets and keys do alike (collection.c) ------------------------------------ */
+
+/* How an object is answered. */
+enum kv_view {
+    KV_VIEW_FULL,    /* as get and set answer it: a secret's value included */
+    KV_VIEW_BUNDLE,  /* the same without a secret's value (update, delete, recover, restore) */
+    KV_VIEW_ITEM,    /* a list item: the versionless id */
+    KV_VIEW_VERSION, /* a versions-list item: the versioned id */
+};
+
+/* A kind of vault object: secrets.c and keys.c each describe theirs. */
+struct kv_collection {
+    const char *name;          /* "secrets": the URL segment, RBAC noun and policy kind */
+    const char *param;         /* the route parameter naming the object: "secret-name" */
+    const char *kind;          /* "Secret", for messages */
+    const char *noun;          /* "secret", for messages */
+    const char *not_found;     /* "SecretNotFound" */
+    const char *read_action;   /* the data action that reads metadata: "readMetadata/action" */
+    const char *backup_format; /* tags its backups, so one kind's cannot restore as another */
+    /* The members of `o` that are the collection's own (id, value, contentType / the key);
+     * attributes, tags and deletion members are written around them. */
+    void (*write)(struct http_request *req, struct json_writer *w, const struct kv_object *o,
+                  enum kv_view view);
+};
+
+extern const struct kv_collection kv_secrets; /* secrets.c */
+extern const struct kv_collection kv_keys;    /* keys.c */
+
+const char *kv_name_param(const struct http_request *req, const struct kv_collection *c);
+int kv_fail_not_found(struct http_request *req, const struct kv_collection *c, const char *name,
+                      bool deleted);
+int kv_fail_store(struct http_request *req);
+/* The request body as a JSON object, or a failed request (400 BadParameter). */
+const struct json *kv_body_object(struct http_request *req);
+/* A soft-deleted `name` blocks reusing it: 409 Conflict, or 0. */
+int kv_refuse_deleted(struct http_request *req, const struct kv_collection *c, const char *name);
+/* One object as answered, with its deletion when `deleted_at` is not 0. */
+void kv_write(struct http_request *req, struct json_writer *w, const struct kv_collection *c,
+              const struct kv_object *o, enum kv_view view, int64_t deleted_at, int64_t purge_at);
+int kv_reply(struct http_request *req, const struct kv_collection *c, const struct kv_object *o,
+             enum kv_view view, int64_t deleted_at, int64_t purge_at);
+
+/* ---- handlers ------------------------------------------------------------------------- */
+
+/* Both collections (collection.c), chosen by the path. */
+int kv_list(struct http_request *req);
+int kv_list_versions(struct http_request *req);
+int kv_list_deleted(struct http_request *req);
+int kv_delete(struct http_request *req);
+int kv_get_deleted(struct http_request *req);
+int kv_recover(struct http_request *req);
+int kv_purge(struct http_request *req);
+int kv_backup(struct http_request *req);
+int kv_restore(struct http_request *req);
 
 int kv_set_secret(struct http_request *req);
 int kv_get_secret(struct http_request *req);
 int kv_update_secret(struct http_request *req);
-int kv_list_secrets(struct http_request *req);
-int kv_list_secret_versions(struct http_request *req);
-int kv_delete_secret(struct http_request *req);
-int kv_get_deleted_secret(struct http_request *req);
-int kv_list_deleted_secrets(struct http_request *req);
-int kv_recover_secret(struct http_request *req);
-int kv_purge_secret(struct http_request *req);
-int kv_backup_secret(struct http_request *req);
-int kv_restore_secret(struct http_request *req);
-
-/* ---- keys (keys.c) ------------------------------------------------------------------------------
- */
 
 int kv_create_key(struct http_request *req);
 int kv_import_key(struct http_request *req);
 int kv_get_key(struct http_request *req);
 int kv_update_key(struct http_request *req);
-int kv_list_keys(struct http_request *req);
-int kv_list_key_versions(struct http_request *req);
-int kv_delete_key(struct http_request *req);
-int kv_get_deleted_key(struct http_request *req);
-int kv_list_deleted_keys(struct http_request *req);
-int kv_recover_key(struct http_request *req);
-int kv_purge_key(struct http_request *req);
-int kv_backup_key(struct http_request *req);
-int kv_restore_key(struct http_request *req);
 int kv_sign(struct http_request *req);
 int kv_verify(struct http_request *req);
 int kv_encrypt(struct http_request *req);

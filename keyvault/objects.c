@@ -8,9 +8,13 @@
 
 #include "common/error.h"
 #include "common/json.h"
+#include "common/mem.h"
 #include "common/store.h"
 #include "common/util.h"
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,11 +304,89 @@ int kv_object_export(struct http_request *req, const char *collection, const cha
     return rc < 0 ? AZ_ESTORE : n == 0 ? AZ_ENOTFOUND : 0;
 }
 
+/*
+ * Backups are sealed with AES-256-GCM under a key of this azsim's own (kept in the store's meta
+ * table, made on first use): as opaque as Azure's, a key's private half or a secret's value is
+ * not readable in them, and a blob cannot be forged to slip material into a vault. A sealed blob
+ * is base64url(iv || ciphertext || tag).
+ */
+#define SEAL_KEY "keyvault.backup-key"
+#define IV_BYTES 12
+#define TAG_BYTES 16
+
+static bool seal_key(struct http_request *req, unsigned char key[32])
+{
+    char *hex = NULL;
+    if (store_meta_get(req->store, SEAL_KEY, &hex) != 0) {
+        unsigned char fresh[32];
+        random_bytes(fresh, sizeof(fresh));
+        hex = xmalloc(65);
+        for (size_t i = 0; i < sizeof(fresh); i++)
+            snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
+        if (store_meta_set(req->store, SEAL_KEY, hex) != 0) {
+            free(hex);
+            return false;
+        }
+    }
+    bool ok = strlen(hex) == 64;
+    for (size_t i = 0; ok && i < 32; i++) {
+        unsigned int byte;
+        ok = sscanf(hex + 2 * i, "%2x", &byte) == 1;
+        key[i] = (unsigned char)byte;
+    }
+    free(hex);
+    return ok;
+}
+
+const char *kv_backup_seal(struct http_request *req, const char *text, size_t len)
+{
+    unsigned char key[32];
+    if (!seal_key(req, key))
+        return NULL;
+    unsigned char *out = arena_alloc(req->arena, IV_BYTES + len + TAG_BYTES);
+    random_bytes(out, IV_BYTES);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, tail = 0;
+    bool ok =
+        ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, out) == 1 &&
+        EVP_EncryptUpdate(ctx, out + IV_BYTES, &n, (const unsigned char *)text, (int)len) == 1 &&
+        EVP_EncryptFinal_ex(ctx, out + IV_BYTES + n, &tail) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, out + IV_BYTES + n + tail) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    OPENSSL_cleanse(key, sizeof(key));
+    return ok ? base64url_encode(req->arena, out, IV_BYTES + (size_t)(n + tail) + TAG_BYTES) : NULL;
+}
+
+/* The plaintext of a sealed blob, or NULL when it is not one of ours or was changed. */
+static const char *unseal(struct http_request *req, const char *blob, size_t *len)
+{
+    unsigned char key[32], *raw = NULL;
+    long n = blob ? base64url_decode(req->arena, blob, strlen(blob), &raw) : -1;
+    if (n <= IV_BYTES + TAG_BYTES || !seal_key(req, key))
+        return NULL;
+    size_t clen = (size_t)n - IV_BYTES - TAG_BYTES;
+    char *out = arena_alloc(req->arena, clen + 1);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int got = 0, tail = 0;
+    bool ok =
+        ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw) == 1 &&
+        EVP_DecryptUpdate(ctx, (unsigned char *)out, &got, raw + IV_BYTES, (int)clen) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, raw + IV_BYTES + clen) == 1 &&
+        EVP_DecryptFinal_ex(ctx, (unsigned char *)out + got, &tail) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    OPENSSL_cleanse(key, sizeof(key));
+    ERR_clear_error();
+    if (!ok)
+        return NULL;
+    *len = (size_t)(got + tail);
+    return out;
+}
+
 const struct json *kv_backup_decode(struct http_request *req, const char *blob, const char *magic)
 {
-    unsigned char *raw = NULL;
-    long n = blob ? base64url_decode(req->arena, blob, strlen(blob), &raw) : -1;
-    const struct json *doc = n > 0 ? json_parse_in(req->arena, (const char *)raw, (size_t)n) : NULL;
+    size_t n;
+    const char *text = unseal(req, blob, &n);
+    const struct json *doc = text ? json_parse_in(req->arena, text, n) : NULL;
     const char *name = json_string(json_get(doc, "name"));
     if (!doc || !str_ieq(json_string(json_get(doc, "format")), magic) || !name ||
         json_type(json_get(doc, "versions")) != JSON_ARRAY ||

@@ -137,6 +137,23 @@ describe('ARM: Key Vault vaults', () => {
     assert.equal(refused.status, 409, refused.text);
   });
 
+  it('a backup is sealed: the value is not in it, and a changed blob does not restore', async () => {
+    await ok('PUT', `${vaultPath('kv-backup')}?${KV}`, vaultBody({ enableSoftDelete: false, accessPolicies: [adminPolicy()] }));
+    assert.equal((await dataPlane('kv-backup', 'PUT', '/secrets/sealed', { value: 'plain-text-value' })).status, 200);
+    const backup = await dataPlane('kv-backup', 'POST', '/secrets/sealed/backup');
+    assert.equal(backup.status, 200, backup.text);
+    const blob = Buffer.from(backup.json().value, 'base64url');
+    assert.ok(!blob.includes('plain-text-value') && !blob.includes('sealed'), 'nothing readable in it');
+    blob[blob.length - 1] ^= 1;
+    const forged = await dataPlane('kv-backup', 'POST', '/secrets/restore', { value: blob.toString('base64url') });
+    assert.equal(forged.status, 400, forged.text);
+    assert.equal(forged.json().error.code, 'BadParameter');
+    assert.equal((await dataPlane('kv-backup', 'DELETE', '/secrets/sealed')).status, 200);
+    const restored = await dataPlane('kv-backup', 'POST', '/secrets/restore', { value: backup.json().value });
+    assert.equal(restored.status, 200, restored.text);
+    assert.equal((await dataPlane('kv-backup', 'GET', '/secrets/sealed')).json().value, 'plain-text-value');
+  });
+
   it('a vault without soft delete is gone at once, secrets and name', async () => {
     const v = await ok('PUT', `${vaultPath('kv-hard')}?${KV}`, vaultBody({ enableSoftDelete: false, accessPolicies: [adminPolicy()] }));
     assert.equal((await dataPlane('kv-hard', 'PUT', '/secrets/s', { value: 'x' })).status, 200);
