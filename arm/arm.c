@@ -661,6 +661,9 @@ static const struct route arm_routes[] = {
      "Vaults_GetDeleted", "Microsoft.KeyVault/locations/deletedVaults/read"},
     {HTTP_POST, KV "/locations/{location}/deletedVaults/{vaultName}/purge", arm_purge_deleted_vault,
      "Vaults_PurgeDeleted", "Microsoft.KeyVault/locations/deletedVaults/purge/action"},
+    {HTTP_POST, "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/checkNameAvailability",
+     arm_check_storage_name, "StorageAccounts_CheckNameAvailability",
+     "Microsoft.Storage/checknameavailability/read"},
     /* Every provider type (arm/resources.c), after the routes above. */
     {HTTP_GET, "/subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}/{resource*}",
      arm_get_resource, "Resources_ListByType", NULL},

@@ -198,6 +198,7 @@ int arm_identity_delete(struct http_request *req, const char *client_id);
 extern const struct arm_type arm_user_assigned_identities; /* arm/managed_identities.c */
 extern const struct arm_type arm_virtual_machines;         /* arm/compute.c */
 extern const struct arm_type arm_key_vaults;               /* arm/keyvault.c */
+extern const struct arm_type arm_storage_accounts;         /* arm/storage.c */
 extern const struct arm_type arm_network_security_groups;  /* arm/network.c */
 extern const struct arm_type arm_network_security_rules;
 extern const struct arm_type arm_virtual_networks;
@@ -212,6 +213,8 @@ int arm_list_deleted_vaults(struct http_request *req);
 int arm_get_deleted_vault(struct http_request *req);
 int arm_purge_deleted_vault(struct http_request *req);
 int arm_list_deleted_managed_hsms(struct http_request *req);
+/* Storage's name check (arm/storage.c). */
+int arm_check_storage_name(struct http_request *req);
 
 /* ---- the first start ------------------------------------------------------------------------ */
 

@@ -727,6 +727,16 @@ int arm_check_resource(struct http_request *req)
     return http_reply(req, rc == 0 ? 204 : 404, NULL, "", 0);
 }
 
+/* PATCH: a JSON merge patch, except that tags, when given, replace the resource's tags whole, as
+ * ARM's PATCH does. */
+static const struct json *patched(struct http_request *req, const struct json *old,
+                                  const struct json *body)
+{
+    if (json_type(json_get(body, "tags")) == JSON_OBJECT)
+        old = merged(req, old, json_parse_in(req->arena, "{\"tags\":null}", 13));
+    return merged(req, old, body);
+}
+
 /* Commit when everything succeeded; otherwise roll back, the request failed. */
 static int end_transaction(struct http_request *req, int rc)
 {
@@ -777,7 +787,7 @@ static int write_resource(struct http_request *req, bool patch)
         rc = AZ_ESTORE;
     if (rc == 0)
         rc = save(req, t.type, t.id, t.parent_id, parent, old,
-                  patch ? merged(req, old, body) : body, &saved);
+                  patch ? patched(req, old, body) : body, &saved);
     if (rc == 0 && t.parent_id)
         rc = refresh_parent(req, &t);
     if (end_transaction(req, rc) != 0)

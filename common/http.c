@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 /* ---- headers and query ---------------------------------------------------------------------- */
@@ -159,6 +160,21 @@ int http_reply(struct http_request *req, int status, const char *content_type, c
         http_set_header(req, "Content-Type", content_type);
     buf_reset(&req->resp_body);
     buf_append(&req->resp_body, body, len);
+    return 0;
+}
+
+int http_reply_file(struct http_request *req, int status, const char *content_type, int fd,
+                    int64_t offset, int64_t length)
+{
+    if (req->replied) {
+        close(fd);
+        return http_reply(req, status, content_type, "", 0); /* logs the second reply */
+    }
+    http_reply(req, status, content_type, "", 0);
+    req->resp_file = true;
+    req->resp_file_fd = fd;
+    req->resp_file_offset = offset;
+    req->resp_file_length = length;
     return 0;
 }
 

@@ -77,6 +77,12 @@ struct http_request {
     const void *context; /* what the module's authentication found for its handlers (the vault
                             a Key Vault request names) */
 
+    /* A reply streamed from a file (http_reply_file): its body is `resp_file_length` bytes of
+     * `resp_file_fd` from `resp_file_offset`, which the server reads piece by piece. */
+    bool resp_file;
+    int resp_file_fd;
+    int64_t resp_file_offset, resp_file_length;
+
     /* Deferred replies (http_defer): set by the server. */
     struct event_base *loop; /* the thread's event loop, for work the reply waits on */
     bool deferred;
@@ -114,6 +120,11 @@ void http_set_header(struct http_request *req, const char *name, const char *val
 /* Reply with a body (copied). Returns 0. Replying twice is a programming error. */
 int http_reply(struct http_request *req, int status, const char *content_type, const void *body,
                size_t len);
+/* Reply with `length` bytes of the open file `fd` from `offset`, sent a piece at a time as the
+ * client takes them, so memory stays flat whatever the size (blob downloads). The server owns
+ * and closes `fd` from here on. Returns 0. */
+int http_reply_file(struct http_request *req, int status, const char *content_type, int fd,
+                    int64_t offset, int64_t length);
 /* Reply with the writer's JSON document as application/json; charset=utf-8. Returns 0. */
 int http_reply_json(struct http_request *req, int status, struct json_writer *w);
 

@@ -288,7 +288,8 @@ static int serve(const struct azsim_config *cfg)
     if (store_open(&loc, &store) != 0 || init_store(cfg, store, &identity) != 0)
         goto out;
 
-    struct server_context ctx = {.version = AZSIM_VERSION, .ca_pem = tls_ca_pem(tls)};
+    struct server_context ctx = {
+        .version = AZSIM_VERSION, .ca_pem = tls_ca_pem(tls), .data_dir = cfg->data_dir};
     if (server_create(cfg, &ctx, &loc, tls, &srv) != 0 ||
         frontdoor_create(cfg, &ctx, srv, &fd) != 0)
         goto out;

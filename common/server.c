@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* Header blocks larger than this are refused; Azure's front ends allow about this much. */
 #define MAX_HEADERS_SIZE (64 * 1024)
@@ -130,6 +131,96 @@ static bool wants_close(const struct http_request *req)
     return connection && str_ieq(connection, "close");
 }
 
+/* ---- replies streamed from a file ---------------------------------------------------------- */
+
+#define FILE_CHUNK (256 * 1024)
+
+/* A file being sent: the next piece is read when the last one has left. */
+struct file_reply {
+    struct listener *l;
+    struct evhttp_request *evreq;
+    struct evhttp_connection *conn;
+    int fd;
+    int64_t offset, left;
+};
+
+static void file_reply_end(struct file_reply *f, bool sent)
+{
+    /* First: ending the reply may close the connection, which must not call us back. */
+    evhttp_connection_set_closecb(f->conn, NULL, NULL);
+    if (sent)
+        evhttp_send_reply_end(f->evreq);
+    close(f->fd);
+    f->l->in_flight--;
+    free(f);
+}
+
+static void send_next_piece(struct evhttp_connection *conn, void *arg);
+
+/* The client left mid-file: libevent frees the request; what is ours goes. */
+static void file_reply_abandoned(struct evhttp_connection *conn, void *arg)
+{
+    (void)conn;
+    file_reply_end(arg, false);
+}
+
+static void send_next_piece(struct evhttp_connection *conn, void *arg)
+{
+    (void)conn;
+    struct file_reply *f = arg;
+    if (f->left == 0) {
+        file_reply_end(f, true);
+        return;
+    }
+    size_t n = f->left < FILE_CHUNK ? (size_t)f->left : FILE_CHUNK;
+    char *piece = xmalloc(n);
+    ssize_t got = pread(f->fd, piece, n, f->offset);
+    if (got <= 0) {
+        /* The file shrank or failed under us: the length was promised, so the connection
+         * goes (the client sees a short body, not a wrong one). */
+        free(piece);
+        LOG_ERROR(f->l->module->name, "reading a file reply failed; closing the connection");
+        struct evhttp_connection *c = f->conn;
+        file_reply_end(f, false);
+        evhttp_connection_free(c);
+        return;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    evbuffer_add(buf, piece, (size_t)got);
+    free(piece);
+    f->offset += got;
+    f->left -= got;
+    evhttp_send_reply_chunk_with_cb(f->evreq, buf, send_next_piece, f);
+    evbuffer_free(buf);
+}
+
+/* Start sending the request's file: its length stated, so the pieces go unframed. */
+static void send_file_reply(struct listener *l, struct evhttp_request *evreq,
+                            struct http_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(evreq);
+    if (!conn) { /* the client left while a deferred reply waited */
+        close(req->resp_file_fd);
+        evhttp_send_reply(evreq, req->status, http_reason(req->status), NULL);
+        return;
+    }
+    char len[24];
+    snprintf(len, sizeof(len), "%lld", (long long)req->resp_file_length);
+    evhttp_remove_header(evhttp_request_get_output_headers(evreq), "Content-Length");
+    evhttp_add_header(evhttp_request_get_output_headers(evreq), "Content-Length", len);
+    struct file_reply *f = xcalloc(1, sizeof(*f));
+    f->l = l;
+    f->evreq = evreq;
+    f->conn = conn;
+    f->fd = req->resp_file_fd;
+    f->offset = req->resp_file_offset;
+    f->left = req->resp_file_length;
+    l->in_flight++;
+    evhttp_connection_set_closecb(conn, file_reply_abandoned, f);
+    evhttp_send_reply_start(evreq, req->status, http_reason(req->status));
+    send_next_piece(conn, f);
+}
+
 static void write_response(struct listener *l, struct evhttp_request *evreq,
                            struct http_request *req)
 {
@@ -156,13 +247,21 @@ static void write_response(struct listener *l, struct evhttp_request *evreq,
         evhttp_add_header(out, "Proxy-Connection", "keep-alive");
     }
 
+    if (req->resp_file && req->method != HTTP_HEAD) {
+        send_file_reply(l, evreq, req);
+        return;
+    }
+    if (req->resp_file)
+        close(req->resp_file_fd);
     struct evbuffer *body = evbuffer_new();
     if (req->method == HTTP_HEAD) {
         /* HEAD answers with GET's headers and no body; libevent would write a body it is given
-         * and would not state the length itself. */
+         * and would not state the length itself. A handler that knows the length without the
+         * body (a blob's) states it. */
         char len[24];
         snprintf(len, sizeof(len), "%zu", req->resp_body.len);
-        evhttp_add_header(out, "Content-Length", len);
+        if (!evhttp_find_header(out, "Content-Length"))
+            evhttp_add_header(out, "Content-Length", len);
     } else {
         evbuffer_add(body, req->resp_body.data ? req->resp_body.data : "", req->resp_body.len);
     }

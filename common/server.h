@@ -21,6 +21,7 @@
 struct server_context {
     const char *version;
     const char *ca_pem;             /* the CA certificate, served at /azsim/ca.pem */
+    const char *data_dir;           /* where modules keep files (blob content) */
     const char *urls[MODULE_COUNT]; /* each listener's base URL (NULL if not run), for documents
                                        that name azsim's own endpoints */
 };

@@ -217,6 +217,51 @@ const struct store_migration store_schema[] = {
      "  purge_at   INTEGER NOT NULL,"
      "  PRIMARY KEY (vault, collection, name)"
      ");"},
+    /* Storage accounts' access keys (arm/storage.c): apart from the resource, which GET answers,
+     * as listKeys alone may show them. */
+    {"storage account keys",
+     "CREATE TABLE storage_account_keys ("
+     "  account      TEXT PRIMARY KEY COLLATE NOCASE," /* globally unique, as its DNS name */
+     "  key1         TEXT NOT NULL,"
+     "  key2         TEXT NOT NULL,"
+     "  key1_created INTEGER NOT NULL,"
+     "  key2_created INTEGER NOT NULL"
+     ");"},
+    /* Blob Storage (storage/): containers and blobs of each account; a blob's content is a file
+     * under <data-dir>/blobs, named in the row, as are staged blocks until committed. */
+    {"blob storage",
+     "CREATE TABLE blob_containers ("
+     "  account       TEXT NOT NULL COLLATE NOCASE,"
+     "  name          TEXT NOT NULL,"
+     "  public_access TEXT," /* NULL (private), blob or container */
+     "  metadata      TEXT NOT NULL DEFAULT '{}',"
+     "  etag          TEXT NOT NULL,"
+     "  modified      INTEGER NOT NULL,"
+     "  PRIMARY KEY (account, name)"
+     ");"
+     "CREATE TABLE blobs ("
+     "  account    TEXT NOT NULL COLLATE NOCASE,"
+     "  container  TEXT NOT NULL,"
+     "  name       TEXT NOT NULL,"
+     "  file       TEXT NOT NULL," /* the content, under <data-dir>/blobs */
+     "  size       INTEGER NOT NULL,"
+     "  md5        TEXT NOT NULL,"              /* base64 */
+     "  properties TEXT NOT NULL DEFAULT '{}'," /* Content-Type, -Encoding, -Language, … */
+     "  metadata   TEXT NOT NULL DEFAULT '{}',"
+     "  etag       TEXT NOT NULL,"
+     "  created    INTEGER NOT NULL,"
+     "  modified   INTEGER NOT NULL,"
+     "  PRIMARY KEY (account, container, name)"
+     ");"
+     "CREATE TABLE blob_blocks ("
+     "  account   TEXT NOT NULL COLLATE NOCASE,"
+     "  container TEXT NOT NULL,"
+     "  blob      TEXT NOT NULL,"
+     "  block_id  TEXT NOT NULL,"
+     "  file      TEXT NOT NULL,"
+     "  size      INTEGER NOT NULL,"
+     "  PRIMARY KEY (account, container, blob, block_id)"
+     ");"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 

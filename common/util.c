@@ -342,6 +342,25 @@ void clock_format_http(int64_t ms, char *out, size_t outlen)
              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+int clock_parse_http(const char *text, int64_t *ms)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char day[4], month[4];
+    struct tm tm = {0};
+    if (!text || !str_has_isuffix(text, " GMT") ||
+        sscanf(text, "%3s, %d %3s %d %d:%d:%d GMT", day, &tm.tm_mday, month, &tm.tm_year,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 7)
+        return AZ_EINVAL;
+    const char *m = strstr(months, month);
+    if (!m || strlen(month) != 3 || (m - months) % 3 != 0 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970)
+        return AZ_EINVAL;
+    tm.tm_mon = (int)((m - months) / 3);
+    tm.tm_year -= 1900;
+    *ms = (int64_t)timegm(&tm) * 1000;
+    return 0;
+}
+
 /* ---- files ---------------------------------------------------------------------------------- */
 
 /* Write through a temporary file and rename, so a crash never leaves half a key behind. */

@@ -63,6 +63,8 @@ int64_t clock_mono_us(void);
 void clock_format_iso8601(int64_t ms, char *out, size_t outlen);
 /* "Thu, 26 Nov 2026 16:37:26 GMT" (HTTP dates) into `out` (at least 32 bytes). */
 void clock_format_http(int64_t ms, char *out, size_t outlen);
+/* An RFC 1123 date ("Sun, 06 Nov 1994 08:49:37 GMT") as ms since the epoch; AZ_EINVAL if not. */
+int clock_parse_http(const char *text, int64_t *ms);
 
 /*
  * Write a whole file through a temporary file, fsync and rename, so readers and crashes never

@@ -1,14 +1,399 @@
 /*
- * storage/storage.c — Blob Storage: the module descriptor and its route table.
+ * storage/storage.c — Blob Storage: the module descriptor, how a request names its account,
+ * container and blob, who is asking, and which operation runs.
  *
- * Served on https; errors are Storage's XML <Error> bodies with x-ms-error-code. Bodies are
- * capped at 256 MiB until blob uploads stream to disk.
+ * Accounts are addressed host-style (https://<account>.blob.core.windows.net/<container>/<blob>,
+ * through the front door; any host whose second label is "blob") or path-style
+ * (https://127.0.0.1:<port>/<account>/<container>/<blob>). Callers are one of:
+ *   - Entra ID bearer tokens (audience https://storage.azure.com or the account's URL) from the
+ *     account's tenant, whose every operation RBAC decides (Storage Blob Data Reader/Contributor/
+ *     Owner), audited; a missing or bad token gets 401 with the challenge the SDKs read;
+ *   - Shared Key, the exact string-to-sign of the REST API with either account key, and shared
+ *     access signatures made with them (sas.c), both refused when the account disallows Shared
+ *     Key;
+ *   - nobody, for reads of containers whose public access level allows them, on accounts that
+ *     allow public access.
+ * Every answer echoes x-ms-version (any is accepted); errors are Storage's XML with
+ * x-ms-error-code.
  *
- * Not emulated yet: the Blob Storage operations themselves. The listener answers the routes every
- * module has (GET /health, GET /azsim/ca.pem) and Azure-style errors for everything else.
+ * Not emulated yet: user delegation SAS, leases, copy, append and page
+ * blobs, blob service properties, the Azurite development account; a single PUT is held in
+ * memory, so it is capped at 256 MiB (larger blobs go up in blocks).
  */
-#include "common/http.h"
+#include "storage/storage.h"
+
+#include "common/audit.h"
+#include "common/auth.h"
+#include "common/error.h"
+#include "common/json.h"
 #include "common/module.h"
+#include "common/rbac.h"
+#include "common/store.h"
+#include "common/util.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_VERSION "2021-12-02"
+
+const struct blob_request *blob_request(const struct http_request *req)
+{
+    return req->context;
+}
+
+/* ---- addressing ------------------------------------------------------------------------------ */
+
+static const char *host_name(struct http_request *req)
+{
+    return arena_strndup(req->arena, req->host, strcspn(req->host, ":"));
+}
+
+/* Split the request into account, container and blob: host-style when the host's second label is
+ * "blob", path-style otherwise. */
+static struct blob_request *address(struct http_request *req)
+{
+    struct blob_request *b = arena_alloc(req->arena, sizeof(*b));
+    const char *host = host_name(req);
+    const char *dot = strchr(host, '.');
+    const char *path = req->path + strspn(req->path, "/");
+    size_t first = strcspn(path, "/");
+    if (dot && strncmp(dot + 1, "blob.", 5) == 0) {
+        b->account = arena_strndup(req->arena, host, (size_t)(dot - host));
+        b->endpoint = arena_printf(req->arena, "https://%s", req->host);
+    } else {
+        if (first == 0)
+            return NULL;
+        b->account = arena_strndup(req->arena, path, first);
+        b->endpoint = arena_printf(req->arena, "https://%s/%s", req->host, b->account);
+        path += first;
+        path += strspn(path, "/");
+    }
+    size_t n;
+    size_t clen = strcspn(path, "/");
+    if (clen) {
+        b->container = percent_decode(req->arena, path, clen, false, &n);
+        const char *rest = path + clen + (path[clen] == '/');
+        if (*rest)
+            b->blob = percent_decode(req->arena, rest, strlen(rest), false, &n);
+    }
+    return b->container || !*path ? b : NULL;
+}
+
+/* The account's ARM id, tenant and settings; false when there is no such account. */
+static bool find_account(struct http_request *req, struct blob_request *b, const char **tenant,
+                         bool *shared_key)
+{
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT r.id, r.body, s.tenant_id FROM resources r JOIN subscriptions s ON "
+                      "s.id = r.subscription_id WHERE r.type = 'Microsoft.Storage/storageAccounts' "
+                      "AND r.name = ?1",
+                      &st) != 0)
+        return false;
+    store_bind_text(st, 1, b->account);
+    bool found = store_step(st) == 1;
+    if (found) {
+        const char *body = store_column_text(st, 1);
+        const struct json *p =
+            json_get(json_parse_in(req->arena, body, strlen(body)), "properties");
+        b->account_id = arena_strdup(req->arena, store_column_text(st, 0));
+        *tenant = arena_strdup(req->arena, store_column_text(st, 2));
+        *shared_key = true;
+        json_bool(json_get(p, "allowSharedKeyAccess"), shared_key);
+        json_bool(json_get(p, "allowBlobPublicAccess"), &b->allow_public);
+    }
+    store_finalize(st);
+    return found;
+}
+
+/* ---- Shared Key ------------------------------------------------------------------------------ */
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The string-to-sign of Shared Key (blob service, version 2015-02-21 and later). */
+static const char *string_to_sign(struct http_request *req, const char *account)
+{
+    static const char *const standard[] = {
+        "Content-Encoding",
+        "Content-Language",
+        "Content-Length",
+        "Content-MD5",
+        "Content-Type",
+        "Date",
+        "If-Modified-Since",
+        "If-Match",
+        "If-None-Match",
+        "If-Unmodified-Since",
+        "Range",
+    };
+    struct buf b = {0};
+    buf_printf(&b, "%s\n", http_method_name(req->method));
+    for (size_t i = 0; i < ARRAY_SIZE(standard); i++) {
+        const char *v = http_header(req, standard[i]);
+        if (strcmp(standard[i], "Content-Length") == 0 && v && strcmp(v, "0") == 0)
+            v = NULL;
+        buf_printf(&b, "%s\n", v ? v : "");
+    }
+    /* x-ms-* headers, lower-cased, sorted, "name:value". */
+    const char **names = arena_alloc(req->arena, (req->headers.len + 1) * sizeof(*names));
+    size_t n = 0;
+    for (size_t i = 0; i < req->headers.len; i++) {
+        if (str_has_iprefix(req->headers.items[i].name, "x-ms-")) {
+            char *lower = arena_strdup(req->arena, req->headers.items[i].name);
+            for (char *p = lower; *p; p++)
+                *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            names[n++] = arena_printf(req->arena, "%s:%s", lower, req->headers.items[i].value);
+        }
+    }
+    qsort(names, n, sizeof(*names), compare_strings);
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&b, "%s\n", names[i]);
+    /* "/<account><path>", then each query parameter, lower-cased and sorted. */
+    buf_printf(&b, "/%s%s", account, *req->path ? req->path : "/");
+    const char **params = arena_alloc(req->arena, (req->query.len + 1) * sizeof(*params));
+    size_t q = 0;
+    for (size_t i = 0; i < req->query.len; i++) {
+        char *lower = arena_strdup(req->arena, req->query.items[i].name);
+        for (char *p = lower; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        params[q++] = arena_printf(req->arena, "%s:%s", lower, req->query.items[i].value);
+    }
+    qsort(params, q, sizeof(*params), compare_strings);
+    for (size_t i = 0; i < q; i++)
+        buf_printf(&b, "\n%s", params[i]);
+    const char *text = arena_strdup(req->arena, b.data);
+    buf_free(&b);
+    return text;
+}
+
+/* Does `signature` sign the request with either of the account's keys? */
+static bool shared_key_valid(struct http_request *req, const char *account, const char *signature)
+{
+    struct store_stmt *st;
+    if (store_prepare(req->store, "SELECT key1, key2 FROM storage_account_keys WHERE account = ?1",
+                      &st) != 0)
+        return false;
+    store_bind_text(st, 1, account);
+    bool ok = false;
+    if (store_step(st) == 1) {
+        const char *text = string_to_sign(req, account);
+        for (int k = 0; k < 2 && !ok; k++) {
+            const char *key64 = store_column_text(st, k);
+            unsigned char *key = NULL;
+            long klen = base64_decode(req->arena, key64, strlen(key64), &key);
+            unsigned char mac[EVP_MAX_MD_SIZE];
+            unsigned int maclen = 0;
+            if (klen > 0 && HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)text,
+                                 strlen(text), mac, &maclen))
+                ok = strcmp(base64_encode(req->arena, mac, maclen), signature) == 0;
+        }
+    }
+    store_finalize(st);
+    return ok;
+}
+
+/* ---- authentication ----------------------------------------------------------------------------
+ */
+
+static int challenge(struct http_request *req, const char *tenant, int status, const char *code,
+                     const char *message)
+{
+    http_fail(req, status, code, "%s", message);
+    http_set_header(req, "WWW-Authenticate",
+                    arena_printf(req->arena,
+                                 "Bearer authorization_uri=https://login.microsoftonline.com/%s/"
+                                 "oauth2/authorize resource_id=https://storage.azure.com",
+                                 tenant));
+    return AZ_EDENIED;
+}
+
+static int storage_authenticate(struct http_request *req)
+{
+    const char *version = http_header(req, "x-ms-version");
+    http_set_header(req, "x-ms-version", version ? version : DEFAULT_VERSION);
+    struct blob_request *b = address(req);
+    const char *tenant = NULL;
+    bool shared_key = true;
+    if (!b || !find_account(req, b, &tenant, &shared_key))
+        return http_fail(req, 404, "ResourceNotFound", "The specified resource does not exist.");
+    b->tenant = tenant;
+    req->context = b;
+    const char *auth = http_header(req, "Authorization");
+    if (!auth && http_query(req, "sig")) {
+        if (!shared_key)
+            return http_fail(req, 403, "KeyBasedAuthenticationNotPermitted",
+                             "Key based authentication is not permitted on this storage account.");
+        return blob_check_sas(req, b);
+    }
+    if (!auth) {
+        b->anonymous = true;
+        return 0; /* the operation decides whether its container is public */
+    }
+    if (str_has_iprefix(auth, "SharedKey ")) {
+        const char *cred = auth + strlen("SharedKey ");
+        const char *colon = strchr(cred, ':');
+        if (!shared_key)
+            return http_fail(req, 403, "KeyBasedAuthenticationNotPermitted",
+                             "Key based authentication is not permitted on this storage account.");
+        if (!colon || !str_ieqn(cred, (size_t)(colon - cred), b->account) ||
+            !shared_key_valid(req, b->account, colon + 1))
+            return http_fail(req, 403, "AuthenticationFailed",
+                             "Server failed to authenticate the request. Make sure the value of "
+                             "Authorization header is formed correctly including the signature.");
+        req->principal = "shared-key";
+        return 0;
+    }
+    const char *audiences[] = {
+        "https://storage.azure.com",
+        "https://storage.azure.com/",
+        arena_printf(req->arena, "https://%s.blob.core.windows.net", b->account),
+        arena_printf(req->arena, "https://%s.blob.core.windows.net/", b->account),
+    };
+    struct token_principal who;
+    const char *reason = "";
+    if (!str_has_iprefix(auth, "Bearer ") ||
+        auth_bearer(req, audiences, ARRAY_SIZE(audiences), &who, &reason) != 0)
+        return challenge(req, tenant, 401, "InvalidAuthenticationInfo",
+                         arena_printf(req->arena,
+                                      "Server failed to authenticate the request. Please refer to "
+                                      "the information in the www-authenticate header. %s",
+                                      reason));
+    if (!str_ieq(who.tid, tenant))
+        return challenge(req, tenant, 401, "InvalidAuthenticationInfo",
+                         "Issuer validation failed. Issuer did not match.");
+    b->bearer = true;
+    return 0;
+}
+
+/* ---- authorization ------------------------------------------------------------------------------
+ */
+
+int blob_authorize(struct http_request *req, bool data_action, const char *action, bool listing)
+{
+    const struct blob_request *b = blob_request(req);
+    if (b->anonymous) {
+        /* "blob" shows blobs to anyone; "container" also the container and its listing. */
+        const char *access = NULL;
+        bool is_public = blob_container_access(req, &access) == 0 && access;
+        bool shown = is_public && str_has_isuffix(action, "/read") &&
+                     (strcmp(access, "container") == 0 || (b->blob && !listing));
+        if (shown && !b->allow_public)
+            return http_fail(req, 409, "PublicAccessNotPermitted",
+                             "Public access is not permitted on this storage account.");
+        if (shown)
+            return 0;
+        challenge(req, b->tenant, 401, "NoAuthenticationInformation",
+                  "Server failed to authenticate the request. Please refer to the information in "
+                  "the www-authenticate header.");
+        return AZ_EREPLIED;
+    }
+    if (b->sas_permissions)
+        return blob_check_sas_permission(req, action, listing);
+    if (!b->bearer)
+        return 0; /* Shared Key: the account's keys may do anything */
+    const char *scope = b->container
+                            ? arena_printf(req->arena, "%s/blobServices/default/containers/%s",
+                                           b->account_id, b->container)
+                            : b->account_id;
+    struct rbac_decision d;
+    if (rbac_check(req->store, req->caller->oid, data_action ? RBAC_DATA_ACTION : RBAC_ACTION,
+                   action, scope, &d) != 0)
+        return http_fail(req, 500, "InternalError", "The authorization store failed.");
+    audit_record(req->store, &(struct audit_entry){
+                                 .module = "storage",
+                                 .principal = req->caller->oid,
+                                 .action = action,
+                                 .scope = scope,
+                                 .allowed = d.allowed,
+                                 .reason = d.explanation,
+                                 .request_id = req->request_id,
+                             });
+    req->rbac_verdict = d.allowed ? "allow" : "deny";
+    if (d.allowed)
+        return 0;
+    return http_fail(req, 403, "AuthorizationPermissionMismatch",
+                     "This request is not authorized to perform this operation using this "
+                     "permission.");
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------------
+ */
+
+static bool query_is(struct http_request *req, const char *name, const char *value)
+{
+    const char *v = http_query(req, name);
+    return v ? (value ? str_ieq(v, value) : true) : !value;
+}
+
+static int unsupported(struct http_request *req)
+{
+    return http_fail(req, 400, "UnsupportedHttpVerb",
+                     "The resource doesn't support the specified HTTP verb or query parameters.");
+}
+
+/* Which operation: the method with restype and comp, on the service, a container or a blob. */
+static int storage_dispatch(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    const char *comp = http_query(req, "comp");
+    bool container = query_is(req, "restype", "container");
+    enum http_method m = req->method;
+    if (!b->container) {
+        if (m == HTTP_GET && comp && str_ieq(comp, "list"))
+            return blob_list_containers(req);
+        return unsupported(req);
+    }
+    if (!b->blob && container) {
+        if (!comp && m == HTTP_PUT)
+            return blob_create_container(req);
+        if (!comp && m == HTTP_DELETE)
+            return blob_delete_container(req);
+        if ((!comp || str_ieq(comp, "metadata")) && (m == HTTP_GET || m == HTTP_HEAD))
+            return blob_get_container(req);
+        if (comp && str_ieq(comp, "metadata") && m == HTTP_PUT)
+            return blob_set_container_metadata(req);
+        if (comp && str_ieq(comp, "list") && m == HTTP_GET)
+            return blob_list_blobs(req);
+        return unsupported(req);
+    }
+    if (!b->blob)
+        return http_fail(req, 400, "InvalidUri",
+                         "The requested URI does not represent any resource on the server.");
+    if (!comp) {
+        if (m == HTTP_PUT)
+            return blob_put(req);
+        if (m == HTTP_GET || m == HTTP_HEAD)
+            return blob_get(req);
+        if (m == HTTP_DELETE)
+            return blob_delete(req);
+    } else if (str_ieq(comp, "block") && m == HTTP_PUT) {
+        return blob_put_block(req);
+    } else if (str_ieq(comp, "blocklist") && m == HTTP_PUT) {
+        return blob_put_block_list(req);
+    } else if (str_ieq(comp, "metadata")) {
+        if (m == HTTP_PUT)
+            return blob_set_metadata(req);
+        if (m == HTTP_GET || m == HTTP_HEAD)
+            return blob_get_metadata(req);
+    } else if (str_ieq(comp, "properties") && m == HTTP_PUT) {
+        return blob_set_properties(req);
+    }
+    return unsupported(req);
+}
+
+static const struct route storage_routes[] = {
+    {HTTP_GET, "/{path*}", storage_dispatch, "Blob_Get", NULL},
+    {HTTP_HEAD, "/{path*}", storage_dispatch, "Blob_Head", NULL},
+    {HTTP_PUT, "/{path*}", storage_dispatch, "Blob_Put", NULL},
+    {HTTP_DELETE, "/{path*}", storage_dispatch, "Blob_Delete", NULL},
+    {HTTP_GET, "/", storage_dispatch, "Service_Get", NULL},
+};
 
 const struct module storage_module = {
     .name = "storage",
@@ -17,6 +402,7 @@ const struct module storage_module = {
     .default_port = 4705,
     .max_body = 256 * 1024 * 1024,
     .render_error = http_render_storage_error,
-    .routes = NULL,
-    .nroutes = 0,
+    .routes = storage_routes,
+    .nroutes = ARRAY_SIZE(storage_routes),
+    .authenticate = storage_authenticate,
 };

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/error.h"
 #include "common/util.h"
 
 /* Each test gets a fresh arena in *state, freed by the teardown even when an assertion fails. */
@@ -393,6 +394,28 @@ static void test_clock_mono_does_not_follow_offset(void **state)
     assert_in_range(m1 - m0, 0, 5000);
 }
 
+static void test_clock_parse_http(void **state)
+{
+    (void)state;
+    int64_t ms = 0;
+    assert_int_equal(clock_parse_http("Sun, 06 Nov 1994 08:49:37 GMT", &ms), 0);
+    assert_int_equal(ms, 784111777000LL);
+    char back[40];
+    clock_format_http(ms, back, sizeof(back));
+    assert_string_equal(back, "Sun, 06 Nov 1994 08:49:37 GMT");
+    static const char *const bad[] = {
+        "",
+        "yesterday",
+        "Sun, 06 Nov 1994 08:49:37",
+        "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nop 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 25:49:37 GMT",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(clock_parse_http(bad[i], &ms), AZ_EINVAL);
+    assert_int_equal(clock_parse_http(NULL, &ms), AZ_EINVAL);
+}
+
 static void test_clock_format(void **state)
 {
     char out[32];
@@ -437,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_clock_offset),
         cmocka_unit_test(test_clock_mono_does_not_follow_offset),
         cmocka_unit_test(test_clock_format),
+        cmocka_unit_test(test_clock_parse_http),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,977 @@
+/*
+ * storage/blobs.c — the Blob service's operations: containers (create, delete, properties,
+ * metadata, list) and block blobs (put in one shot, or staged blocks and a committed block list;
+ * get whole or a range; properties; metadata; delete; list with prefix, delimiter and markers),
+ * with ETags and conditional requests.
+ *
+ * Content lives in files under <data-dir>/blobs, written whole before the row naming them is
+ * committed, so an acknowledged write survives a crash, and read back a piece at a time as the
+ * client takes it (http_reply_file), so a download's size does not show in memory. Each operation
+ * is authorized first (storage.c): containers by the ARM actions
+ * …/blobServices/containers/read|write|delete, blobs by the data actions
+ * …/containers/blobs/read|write|delete.
+ */
+#include "storage/storage.h"
+
+#include "common/error.h"
+#include "common/json.h"
+#include "common/server.h"
+#include "common/store.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BLOBS "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+#define CONTAINERS "Microsoft.Storage/storageAccounts/blobServices/containers"
+#define PAGE_MAX 5000
+#define COPY_CHUNK (1 << 20)
+
+/* HTTP headers that are a blob's properties, and their stored names. */
+static const char *const blob_headers[][2] = {
+    {"x-ms-blob-content-type", "Content-Type"},
+    {"x-ms-blob-content-encoding", "Content-Encoding"},
+    {"x-ms-blob-content-language", "Content-Language"},
+    {"x-ms-blob-content-disposition", "Content-Disposition"},
+    {"x-ms-blob-cache-control", "Cache-Control"},
+};
+
+/* ---- small helpers ----------------------------------------------------------------------------
+ */
+
+static int fail_store(struct http_request *req)
+{
+    return http_fail(req, 500, "InternalError",
+                     "The server encountered an internal error. Please retry the request.");
+}
+
+/* A fresh ETag in Storage's form, "0x8D…". */
+static const char *new_etag(struct http_request *req)
+{
+    unsigned char r[7];
+    random_bytes(r, sizeof(r));
+    return arena_printf(req->arena, "\"0x8D%02X%02X%02X%02X%02X%02X%X\"", r[0], r[1], r[2], r[3],
+                        r[4], r[5], r[6] & 0xf);
+}
+
+static const char *http_date(struct http_request *req, int64_t ms)
+{
+    char *out = arena_alloc(req->arena, 40);
+    clock_format_http(ms, out, 40);
+    return out;
+}
+
+/* x-ms-meta-* request headers as a JSON object (names as sent, lower-cased by HTTP/2 clients). */
+static const char *metadata_of(struct http_request *req)
+{
+    struct json_writer *w = json_writer_new();
+    jw_object_open(w);
+    for (size_t i = 0; i < req->headers.len; i++) {
+        if (str_has_iprefix(req->headers.items[i].name, "x-ms-meta-"))
+            jw_kv_string(w, req->headers.items[i].name + strlen("x-ms-meta-"),
+                         req->headers.items[i].value);
+    }
+    jw_object_close(w);
+    const char *text = arena_strdup(req->arena, json_writer_text(w, NULL));
+    json_writer_free(w);
+    return text;
+}
+
+static void set_metadata_headers(struct http_request *req, const char *metadata)
+{
+    const struct json *m = json_parse_in(req->arena, metadata, strlen(metadata));
+    for (size_t i = 0; i < json_len(m); i++)
+        http_set_header(req, arena_printf(req->arena, "x-ms-meta-%s", json_key_at(m, i)),
+                        json_string(json_at(m, i)));
+}
+
+/* The directory of blob content, made on first use. */
+static const char *content_dir(struct http_request *req)
+{
+    const char *dir = arena_printf(
+        req->arena, "%s/blobs", req->server && req->server->data_dir ? req->server->data_dir : ".");
+    mkdir(dir, 0700);
+    return dir;
+}
+
+/* Write `data` to a new content file; its name (relative to content_dir) or NULL. */
+static const char *write_content(struct http_request *req, const void *data, size_t len)
+{
+    char id[37];
+    uuid_v4(id);
+    const char *name = arena_strdup(req->arena, id);
+    const char *path = arena_printf(req->arena, "%s/%s", content_dir(req), name);
+    return file_write_atomic(path, data ? data : "", len, 0600) == 0 ? name : NULL;
+}
+
+static void remove_content(struct http_request *req, const char *file)
+{
+    if (file)
+        unlink(arena_printf(req->arena, "%s/%s", content_dir(req), file));
+}
+
+static const char *md5_base64(struct http_request *req, const void *data, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
+    return base64_encode(req->arena, md, n);
+}
+
+static void xml_text(struct buf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': buf_puts(b, "&lt;"); break;
+        case '>': buf_puts(b, "&gt;"); break;
+        case '&': buf_puts(b, "&amp;"); break;
+        case '"': buf_puts(b, "&quot;"); break;
+        default: buf_putc(b, *s);
+        }
+    }
+}
+
+static void xml_element(struct buf *b, const char *name, const char *value)
+{
+    buf_printf(b, "<%s>", name);
+    xml_text(b, value);
+    buf_printf(b, "</%s>", name);
+}
+
+static int reply_xml(struct http_request *req, struct buf *b)
+{
+    http_reply(req, 200, "application/xml", b->data, b->len);
+    buf_free(b);
+    return 0;
+}
+
+/* ---- containers --------------------------------------------------------------------------------
+ */
+
+int blob_container_access(struct http_request *req, const char **access)
+{
+    const struct blob_request *b = blob_request(req);
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT public_access FROM blob_containers WHERE account = ?1 AND name = ?2",
+                      &st) != 0)
+        return AZ_ESTORE;
+    store_bind_text(st, 1, b->account);
+    store_bind_text(st, 2, b->container);
+    int rc = store_step(st);
+    if (rc == 1)
+        *access = arena_strdup(req->arena, store_column_text(st, 0));
+    store_finalize(st);
+    return rc == 1 ? 0 : rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
+}
+
+static int fail_no_container(struct http_request *req)
+{
+    return http_fail(req, 404, "ContainerNotFound", "The specified container does not exist.");
+}
+
+/* Container names: 3-63 lower-case letters, digits and single dashes, a letter or digit first. */
+static bool valid_container_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 3 || n > 63 || name[0] == '-' || name[n - 1] == '-' || strstr(name, "--"))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '-'))
+            return false;
+    }
+    return true;
+}
+
+int blob_create_container(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    if (blob_authorize(req, false, CONTAINERS "/write", false) != 0)
+        return AZ_EREPLIED;
+    if (!valid_container_name(b->container))
+        return http_fail(req, 400, "InvalidResourceName",
+                         "The specifed resource name contains invalid characters.");
+    const char *access = http_header(req, "x-ms-blob-public-access");
+    if (access && !(str_ieq(access, "blob") || str_ieq(access, "container")))
+        return http_fail(req, 400, "InvalidHeaderValue",
+                         "The value for one of the HTTP headers is not in the correct format.");
+    if (access && !b->allow_public)
+        return http_fail(req, 409, "PublicAccessNotPermitted",
+                         "Public access is not permitted on this storage account.");
+    const char *etag = new_etag(req);
+    int64_t now = clock_now_ms();
+    int rc = store_run(req->store,
+                       "INSERT INTO blob_containers(account, name, public_access, metadata, etag, "
+                       "modified) VALUES(?1, ?2, lower(?3), ?4, ?5, ?6)",
+                       "sssssi", b->account, b->container, access, metadata_of(req), etag, now);
+    if (rc == AZ_EEXIST)
+        return http_fail(req, 409, "ContainerAlreadyExists",
+                         "The specified container already exists.");
+    if (rc != 0)
+        return fail_store(req);
+    http_set_header(req, "ETag", etag);
+    http_set_header(req, "Last-Modified", http_date(req, now));
+    return http_reply(req, 201, NULL, "", 0);
+}
+
+int blob_delete_container(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    if (blob_authorize(req, false, CONTAINERS "/delete", false) != 0)
+        return AZ_EREPLIED;
+    const char *access;
+    int rc = blob_container_access(req, &access);
+    if (rc == AZ_ENOTFOUND)
+        return fail_no_container(req);
+    /* Files first go with their rows; a crash between leaves files nothing names. */
+    struct store_stmt *st;
+    if (rc != 0 || store_prepare(req->store,
+                                 "SELECT file FROM blobs WHERE account = ?1 AND container = ?2 "
+                                 "UNION ALL SELECT file FROM blob_blocks WHERE account = ?1 AND "
+                                 "container = ?2",
+                                 &st) != 0)
+        return fail_store(req);
+    store_bind_text(st, 1, b->account);
+    store_bind_text(st, 2, b->container);
+    const char *files[256];
+    size_t nfiles = 0;
+    while (nfiles < ARRAY_SIZE(files) && store_step(st) == 1)
+        files[nfiles++] = arena_strdup(req->arena, store_column_text(st, 0));
+    store_finalize(st);
+    rc = store_begin(req->store);
+    static const char *const deletes[] = {
+        "DELETE FROM blobs WHERE account = ?1 AND container = ?2",
+        "DELETE FROM blob_blocks WHERE account = ?1 AND container = ?2",
+        "DELETE FROM blob_containers WHERE account = ?1 AND name = ?2",
+    };
+    for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(deletes); i++)
+        rc = store_run(req->store, deletes[i], "ss", b->account, b->container);
+    if (rc == 0)
+        rc = store_commit(req->store);
+    if (rc != 0) {
+        store_rollback(req->store);
+        return fail_store(req);
+    }
+    for (size_t i = 0; i < nfiles; i++)
+        remove_content(req, files[i]);
+    return http_reply(req, 202, NULL, "", 0);
+}
+
+int blob_get_container(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    if (blob_authorize(req, false, CONTAINERS "/read", false) != 0)
+        return AZ_EREPLIED;
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT public_access, metadata, etag, modified FROM blob_containers WHERE "
+                      "account = ?1 AND name = ?2",
+                      &st) != 0)
+        return fail_store(req);
+    store_bind_text(st, 1, b->account);
+    store_bind_text(st, 2, b->container);
+    if (store_step(st) != 1) {
+        store_finalize(st);
+        return fail_no_container(req);
+    }
+    if (store_column_text(st, 0))
+        http_set_header(req, "x-ms-blob-public-access", store_column_text(st, 0));
+    set_metadata_headers(req, store_column_text(st, 1));
+    http_set_header(req, "ETag", store_column_text(st, 2));
+    http_set_header(req, "Last-Modified", http_date(req, store_column_int64(st, 3)));
+    store_finalize(st);
+    http_set_header(req, "x-ms-lease-status", "unlocked");
+    http_set_header(req, "x-ms-lease-state", "available");
+    http_set_header(req, "x-ms-has-immutability-policy", "false");
+    http_set_header(req, "x-ms-has-legal-hold", "false");
+    return http_reply(req, 200, NULL, "", 0);
+}
+
+int blob_set_container_metadata(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    if (blob_authorize(req, false, CONTAINERS "/write", false) != 0)
+        return AZ_EREPLIED;
+    const char *etag = new_etag(req);
+    int64_t now = clock_now_ms();
+    if (store_run(req->store,
+                  "UPDATE blob_containers SET metadata = ?3, etag = ?4, modified = ?5 WHERE "
+                  "account = ?1 AND name = ?2",
+                  "ssssi", b->account, b->container, metadata_of(req), etag, now) != 0)
+        return fail_store(req);
+    if (store_changes(req->store) == 0)
+        return fail_no_container(req);
+    http_set_header(req, "ETag", etag);
+    http_set_header(req, "Last-Modified", http_date(req, now));
+    return http_reply(req, 200, NULL, "", 0);
+}
+
+/* The page size and marker of a listing. */
+static long page_size(struct http_request *req)
+{
+    const char *max = http_query(req, "maxresults");
+    long n = max ? strtol(max, NULL, 10) : PAGE_MAX;
+    return n < 1 || n > PAGE_MAX ? PAGE_MAX : n;
+}
+
+int blob_list_containers(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    if (blob_authorize(req, false, CONTAINERS "/read", false) != 0)
+        return AZ_EREPLIED;
+    const char *prefix = http_query(req, "prefix");
+    const char *marker = http_query(req, "marker");
+    long max = page_size(req);
+    bool with_metadata =
+        http_query(req, "include") && strstr(http_query(req, "include"), "metadata");
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT name, public_access, metadata, etag, modified FROM blob_containers "
+                      "WHERE account = ?1 AND name >= ?2 AND substr(name, 1, length(?3)) = ?3 "
+                      "ORDER BY name LIMIT ?4",
+                      &st) != 0)
+        return fail_store(req);
+    store_bind_text(st, 1, b->account);
+    store_bind_text(st, 2, marker ? marker : "");
+    store_bind_text(st, 3, prefix ? prefix : "");
+    store_bind_int64(st, 4, max + 1);
+    struct buf x = {0};
+    buf_puts(&x, "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults "
+                 "ServiceEndpoint=\"");
+    xml_text(&x, arena_printf(req->arena, "%s/", b->endpoint));
+    buf_puts(&x, "\">");
+    if (prefix)
+        xml_element(&x, "Prefix", prefix);
+    if (marker)
+        xml_element(&x, "Marker", marker);
+    if (http_query(req, "maxresults"))
+        buf_printf(&x, "<MaxResults>%ld</MaxResults>", max);
+    buf_puts(&x, "<Containers>");
+    long n = 0;
+    const char *next = NULL;
+    while (store_step(st) == 1) {
+        if (n++ == max) {
+            next = arena_strdup(req->arena, store_column_text(st, 0));
+            break;
+        }
+        buf_puts(&x, "<Container>");
+        xml_element(&x, "Name", store_column_text(st, 0));
+        buf_puts(&x, "<Properties>");
+        xml_element(&x, "Last-Modified", http_date(req, store_column_int64(st, 4)));
+        xml_element(&x, "Etag", store_column_text(st, 3));
+        buf_puts(&x, "<LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>");
+        if (store_column_text(st, 1))
+            xml_element(&x, "PublicAccess", store_column_text(st, 1));
+        buf_puts(&x, "<HasImmutabilityPolicy>false</HasImmutabilityPolicy>"
+                     "<HasLegalHold>false</HasLegalHold></Properties>");
+        if (with_metadata) {
+            const char *meta = store_column_text(st, 2);
+            const struct json *m = json_parse_in(req->arena, meta, strlen(meta));
+            buf_puts(&x, "<Metadata>");
+            for (size_t i = 0; i < json_len(m); i++)
+                xml_element(&x, json_key_at(m, i), json_string(json_at(m, i)));
+            buf_puts(&x, "</Metadata>");
+        }
+        buf_puts(&x, "</Container>");
+    }
+    store_finalize(st);
+    buf_puts(&x, "</Containers>");
+    if (next)
+        xml_element(&x, "NextMarker", next);
+    else
+        buf_puts(&x, "<NextMarker />");
+    buf_puts(&x, "</EnumerationResults>");
+    return reply_xml(req, &x);
+}
+
+/* ---- blobs -------------------------------------------------------------------------------------
+ */
+
+struct blob_row {
+    const char *file, *md5, *properties, *metadata, *etag;
+    int64_t size, created, modified;
+};
+
+/* The request's blob: 0, AZ_ENOTFOUND or AZ_ESTORE. */
+static int find_blob(struct http_request *req, struct blob_row *out)
+{
+    const struct blob_request *b = blob_request(req);
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT file, md5, properties, metadata, etag, size, created, modified FROM "
+                      "blobs WHERE account = ?1 AND container = ?2 AND name = ?3",
+                      &st) != 0)
+        return AZ_ESTORE;
+    store_bind_text(st, 1, b->account);
+    store_bind_text(st, 2, b->container);
+    store_bind_text(st, 3, b->blob);
+    int rc = store_step(st);
+    if (rc == 1) {
+        out->file = arena_strdup(req->arena, store_column_text(st, 0));
+        out->md5 = arena_strdup(req->arena, store_column_text(st, 1));
+        out->properties = arena_strdup(req->arena, store_column_text(st, 2));
+        out->metadata = arena_strdup(req->arena, store_column_text(st, 3));
+        out->etag = arena_strdup(req->arena, store_column_text(st, 4));
+        out->size = store_column_int64(st, 5);
+        out->created = store_column_int64(st, 6);
+        out->modified = store_column_int64(st, 7);
+    }
+    store_finalize(st);
+    return rc == 1 ? 0 : rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
+}
+
+/* A blob that is not there: its container may not be there either, which Storage says first. */
+static int fail_no_blob(struct http_request *req)
+{
+    const char *access;
+    if (blob_container_access(req, &access) == AZ_ENOTFOUND)
+        return fail_no_container(req);
+    return http_fail(req, 404, "BlobNotFound", "The specified blob does not exist.");
+}
+
+/* If-Match, If-None-Match (with *), If-Modified-Since, If-Unmodified-Since against `row` (NULL
+ * when the blob does not exist). 0, 304 (a read that would not change), or the request failed. */
+static int check_conditions(struct http_request *req, const struct blob_row *row, bool read)
+{
+    const char *match = http_header(req, "If-Match");
+    const char *none = http_header(req, "If-None-Match");
+    const char *since = http_header(req, "If-Modified-Since");
+    const char *unmodified = http_header(req, "If-Unmodified-Since");
+    if (none && strcmp(none, "*") == 0 && row && !read)
+        return http_fail(req, 409, "BlobAlreadyExists", "The specified blob already exists.");
+    bool failed = (match && (!row || (strcmp(match, "*") != 0 && strcmp(match, row->etag) != 0)));
+    bool not_modified = row && none && (strcmp(none, "*") == 0 || strcmp(none, row->etag) == 0);
+    int64_t t;
+    if (row && since && clock_parse_http(since, &t) == 0 && row->modified / 1000 <= t / 1000)
+        not_modified = true;
+    if (row && unmodified && clock_parse_http(unmodified, &t) == 0 &&
+        row->modified / 1000 > t / 1000)
+        failed = true;
+    if (not_modified && read) {
+        http_set_header(req, "ETag", row->etag);
+        return http_reply(req, 304, NULL, "", 0) == 0 ? AZ_EREPLIED : AZ_EREPLIED;
+    }
+    if (failed || not_modified)
+        return http_fail(req, 412, "ConditionNotMet",
+                         "The condition specified using HTTP conditional header(s) is not met.");
+    return 0;
+}
+
+/* Store a blob's new content (already in `file`), replacing what was there. */
+static int save_blob(struct http_request *req, const char *file, int64_t size, const char *md5,
+                     const struct blob_row *old)
+{
+    const struct blob_request *b = blob_request(req);
+    struct json_writer *w = json_writer_new();
+    jw_object_open(w);
+    const char *type = http_header(req, "x-ms-blob-content-type");
+    jw_kv_string(w, "Content-Type", type ? type : "application/octet-stream");
+    for (size_t i = 1; i < ARRAY_SIZE(blob_headers); i++) {
+        const char *v = http_header(req, blob_headers[i][0]);
+        if (v)
+            jw_kv_string(w, blob_headers[i][1], v);
+    }
+    jw_object_close(w);
+    const char *etag = new_etag(req);
+    int64_t now = clock_now_ms();
+    int rc =
+        store_run(req->store,
+                  "INSERT OR REPLACE INTO blobs(account, container, name, file, size, md5, "
+                  "properties, metadata, etag, created, modified) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                  "ssssissssii", b->account, b->container, b->blob, file, size, md5,
+                  json_writer_text(w, NULL), metadata_of(req), etag, old ? old->created : now, now);
+    json_writer_free(w);
+    if (rc != 0) {
+        remove_content(req, file);
+        return fail_store(req);
+    }
+    if (old)
+        remove_content(req, old->file);
+    http_set_header(req, "ETag", etag);
+    http_set_header(req, "Last-Modified", http_date(req, now));
+    http_set_header(req, "Content-MD5", md5);
+    http_set_header(req, "x-ms-request-server-encrypted", "true");
+    return http_reply(req, 201, NULL, "", 0);
+}
+
+/* A write's common checks: authorized, the container exists, the conditions hold. */
+static int begin_write(struct http_request *req, struct blob_row *old, bool *exists)
+{
+    const char *access;
+    if (blob_authorize(req, true, BLOBS "/write", false) != 0)
+        return AZ_EREPLIED;
+    int rc = blob_container_access(req, &access);
+    if (rc == AZ_ENOTFOUND)
+        return fail_no_container(req);
+    if (rc != 0)
+        return fail_store(req);
+    rc = find_blob(req, old);
+    if (rc != 0 && rc != AZ_ENOTFOUND)
+        return fail_store(req);
+    *exists = rc == 0;
+    return check_conditions(req, *exists ? old : NULL, false);
+}
+
+int blob_put(struct http_request *req)
+{
+    const char *type = http_header(req, "x-ms-blob-type");
+    if (!type || !str_ieq(type, "BlockBlob"))
+        return http_fail(req, 400, "InvalidHeaderValue",
+                         "The value for one of the HTTP headers is not in the correct format: "
+                         "x-ms-blob-type must be BlockBlob (append and page blobs are not "
+                         "served).");
+    struct blob_row old;
+    bool exists;
+    if (begin_write(req, &old, &exists) != 0)
+        return AZ_EREPLIED;
+    const char *md5 = md5_base64(req, req->body ? req->body : "", req->body_len);
+    const char *sent = http_header(req, "Content-MD5");
+    if (sent && strcmp(sent, md5) != 0)
+        return http_fail(req, 400, "Md5Mismatch",
+                         "The MD5 value specified in the request did not match with the MD5 value "
+                         "calculated by the server.");
+    const char *file = write_content(req, req->body, req->body_len);
+    if (!file)
+        return fail_store(req);
+    return save_blob(req, file, (int64_t)req->body_len, md5, exists ? &old : NULL);
+}
+
+int blob_put_block(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    const char *id = http_query(req, "blockid");
+    unsigned char *raw = NULL;
+    if (!id || base64_decode(req->arena, id, strlen(id), &raw) <= 0 || strlen(id) > 1024)
+        return http_fail(req, 400, "InvalidQueryParameterValue",
+                         "Value for one of the query parameters specified in the request URI is "
+                         "invalid: blockid must be base64.");
+    struct blob_row old;
+    bool exists;
+    if (begin_write(req, &old, &exists) != 0)
+        return AZ_EREPLIED;
+    const char *file = write_content(req, req->body, req->body_len);
+    if (!file)
+        return fail_store(req);
+    /* A block staged again replaces the earlier one. */
+    struct store_stmt *st;
+    const char *replaced = NULL;
+    if (store_prepare(req->store,
+                      "SELECT file FROM blob_blocks WHERE account = ?1 AND container = ?2 AND "
+                      "blob = ?3 AND block_id = ?4",
+                      &st) == 0) {
+        store_bind_text(st, 1, b->account);
+        store_bind_text(st, 2, b->container);
+        store_bind_text(st, 3, b->blob);
+        store_bind_text(st, 4, id);
+        if (store_step(st) == 1)
+            replaced = arena_strdup(req->arena, store_column_text(st, 0));
+        store_finalize(st);
+    }
+    if (store_run(req->store,
+                  "INSERT OR REPLACE INTO blob_blocks(account, container, blob, block_id, file, "
+                  "size) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                  "sssssi", b->account, b->container, b->blob, id, file,
+                  (int64_t)req->body_len) != 0) {
+        remove_content(req, file);
+        return fail_store(req);
+    }
+    remove_content(req, replaced);
+    http_set_header(req, "Content-MD5", md5_base64(req, req->body ? req->body : "", req->body_len));
+    http_set_header(req, "x-ms-request-server-encrypted", "true");
+    return http_reply(req, 201, NULL, "", 0);
+}
+
+/* Append block `file` to the open descriptor `out`, and to the running digest. */
+static bool append_block(struct http_request *req, int out, const char *file, EVP_MD_CTX *md5)
+{
+    int in = open(arena_printf(req->arena, "%s/%s", content_dir(req), file), O_RDONLY);
+    if (in < 0)
+        return false;
+    char *chunk = xmalloc(COPY_CHUNK);
+    ssize_t n;
+    bool ok = true;
+    while (ok && (n = read(in, chunk, COPY_CHUNK)) > 0)
+        ok = write(out, chunk, (size_t)n) == n && EVP_DigestUpdate(md5, chunk, (size_t)n) == 1;
+    free(chunk);
+    close(in);
+    return ok && n == 0;
+}
+
+/* PUT ?comp=blocklist: the blob becomes its listed blocks, in order; the staged blocks go. */
+int blob_put_block_list(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    struct blob_row old;
+    bool exists;
+    if (begin_write(req, &old, &exists) != 0)
+        return AZ_EREPLIED;
+    char id[37];
+    uuid_v4(id);
+    const char *file = arena_strdup(req->arena, id);
+    const char *path = arena_printf(req->arena, "%s/%s", content_dir(req), file);
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (out < 0)
+        return fail_store(req);
+    EVP_MD_CTX *md5 = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md5, EVP_md5(), NULL);
+    /* <BlockList><Latest>id</Latest><Uncommitted>id</Uncommitted>…</BlockList> */
+    const char *body = req->body ? req->body : "";
+    int64_t size = 0;
+    int rc = 0;
+    for (const char *p = strstr(body, "<BlockList>"); p && rc == 0;) {
+        const char *open_tag = strpbrk(p + 1, "<");
+        if (!open_tag || strncmp(open_tag, "</BlockList>", 12) == 0)
+            break;
+        const char *gt = strchr(open_tag, '>');
+        const char *close = gt ? strchr(gt, '<') : NULL;
+        if (!gt || !close) {
+            rc = AZ_EINVAL;
+            break;
+        }
+        const char *block = arena_strndup(req->arena, gt + 1, (size_t)(close - gt - 1));
+        struct store_stmt *st;
+        const char *bfile = NULL;
+        int64_t bsize = 0;
+        if (store_prepare(req->store,
+                          "SELECT file, size FROM blob_blocks WHERE account = ?1 AND "
+                          "container = ?2 AND blob = ?3 AND block_id = ?4",
+                          &st) == 0) {
+            store_bind_text(st, 1, b->account);
+            store_bind_text(st, 2, b->container);
+            store_bind_text(st, 3, b->blob);
+            store_bind_text(st, 4, block);
+            if (store_step(st) == 1) {
+                bfile = arena_strdup(req->arena, store_column_text(st, 0));
+                bsize = store_column_int64(st, 1);
+            }
+            store_finalize(st);
+        }
+        if (!bfile)
+            rc = AZ_ENOTFOUND;
+        else if (!append_block(req, out, bfile, md5))
+            rc = AZ_EIO;
+        size += bsize;
+        p = strchr(close, '>');
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    EVP_DigestFinal_ex(md5, digest, &dlen);
+    EVP_MD_CTX_free(md5);
+    if (rc == 0 && fsync(out) != 0)
+        rc = AZ_EIO;
+    close(out);
+    if (rc != 0) {
+        unlink(path);
+        if (rc == AZ_ENOTFOUND || rc == AZ_EINVAL)
+            return http_fail(req, 400, "InvalidBlockList", "The specified block list is invalid.");
+        return fail_store(req);
+    }
+    /* The staged blocks' files go once the blob names its own. */
+    struct store_stmt *st;
+    const char *blocks[1024];
+    size_t nblocks = 0;
+    if (store_prepare(req->store,
+                      "SELECT file FROM blob_blocks WHERE account = ?1 AND container = ?2 AND "
+                      "blob = ?3",
+                      &st) == 0) {
+        store_bind_text(st, 1, b->account);
+        store_bind_text(st, 2, b->container);
+        store_bind_text(st, 3, b->blob);
+        while (nblocks < ARRAY_SIZE(blocks) && store_step(st) == 1)
+            blocks[nblocks++] = arena_strdup(req->arena, store_column_text(st, 0));
+        store_finalize(st);
+    }
+    rc = save_blob(req, file, size, base64_encode(req->arena, digest, dlen), exists ? &old : NULL);
+    if (rc == 0 && store_run(req->store,
+                             "DELETE FROM blob_blocks WHERE account = ?1 AND container = ?2 AND "
+                             "blob = ?3",
+                             "sss", b->account, b->container, b->blob) == 0) {
+        for (size_t i = 0; i < nblocks; i++)
+            remove_content(req, blocks[i]);
+    }
+    return rc;
+}
+
+/* The blob's property headers, as GET and HEAD answer them. */
+static void set_blob_headers(struct http_request *req, const struct blob_row *row)
+{
+    const struct json *props = json_parse_in(req->arena, row->properties, strlen(row->properties));
+    for (size_t i = 0; i < json_len(props); i++)
+        http_set_header(req, json_key_at(props, i), json_string(json_at(props, i)));
+    http_set_header(req, "ETag", row->etag);
+    http_set_header(req, "Last-Modified", http_date(req, row->modified));
+    http_set_header(req, "x-ms-creation-time", http_date(req, row->created));
+    http_set_header(req, "x-ms-blob-type", "BlockBlob");
+    http_set_header(req, "x-ms-lease-status", "unlocked");
+    http_set_header(req, "x-ms-lease-state", "available");
+    http_set_header(req, "x-ms-server-encrypted", "true");
+    http_set_header(req, "x-ms-access-tier", "Hot");
+    http_set_header(req, "Accept-Ranges", "bytes");
+    set_metadata_headers(req, row->metadata);
+}
+
+/* "bytes=a-b" / "bytes=a-": 0 with the range clamped to the blob, AZ_ENOTFOUND without a range,
+ * AZ_EINVAL when it is not satisfiable. */
+static int parse_range(struct http_request *req, int64_t size, int64_t *start, int64_t *end)
+{
+    const char *range = http_header(req, "x-ms-range");
+    if (!range)
+        range = http_header(req, "Range");
+    if (!range || strncmp(range, "bytes=", 6) != 0)
+        return AZ_ENOTFOUND;
+    char *e;
+    *start = strtoll(range + 6, &e, 10);
+    if (*e != '-' || *start < 0)
+        return AZ_ENOTFOUND;
+    *end = e[1] ? strtoll(e + 1, NULL, 10) : size - 1;
+    if (*start >= size || *end < *start)
+        return AZ_EINVAL;
+    if (*end >= size)
+        *end = size - 1;
+    return 0;
+}
+
+int blob_get(struct http_request *req)
+{
+    if (blob_authorize(req, true, BLOBS "/read", false) != 0)
+        return AZ_EREPLIED;
+    struct blob_row row;
+    int rc = find_blob(req, &row);
+    if (rc == AZ_ENOTFOUND)
+        return fail_no_blob(req);
+    if (rc != 0)
+        return fail_store(req);
+    if (check_conditions(req, &row, true) != 0)
+        return AZ_EREPLIED;
+    int64_t start = 0, end = row.size - 1;
+    rc = parse_range(req, row.size, &start, &end);
+    if (rc == AZ_EINVAL) {
+        http_fail(req, 416, "InvalidRange",
+                  "The range specified is invalid for the current size "
+                  "of the resource.");
+        http_set_header(req, "Content-Range",
+                        arena_printf(req->arena, "bytes */%lld", (long long)row.size));
+        return AZ_EREPLIED;
+    }
+    bool ranged = rc == 0;
+    set_blob_headers(req, &row);
+    if (ranged)
+        http_set_header(req, "Content-Range",
+                        arena_printf(req->arena, "bytes %lld-%lld/%lld", (long long)start,
+                                     (long long)end, (long long)row.size));
+    if (!ranged)
+        http_set_header(req, "Content-MD5", row.md5);
+    int64_t len = row.size ? end - start + 1 : 0;
+    if (req->method == HTTP_HEAD) {
+        http_set_header(req, "Content-Length", arena_printf(req->arena, "%lld", (long long)len));
+        return http_reply(req, ranged ? 206 : 200, NULL, "", 0);
+    }
+    /* The content goes out a piece at a time, straight from its file. */
+    int fd = open(arena_printf(req->arena, "%s/%s", content_dir(req), row.file), O_RDONLY);
+    if (fd < 0)
+        return fail_store(req);
+    return http_reply_file(req, ranged ? 206 : 200, NULL, fd, start, len);
+}
+
+int blob_delete(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    if (blob_authorize(req, true, BLOBS "/delete", false) != 0)
+        return AZ_EREPLIED;
+    struct blob_row row;
+    int rc = find_blob(req, &row);
+    if (rc == AZ_ENOTFOUND)
+        return fail_no_blob(req);
+    if (rc != 0)
+        return fail_store(req);
+    if (check_conditions(req, &row, false) != 0)
+        return AZ_EREPLIED;
+    if (store_run(req->store,
+                  "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3", "sss",
+                  b->account, b->container, b->blob) != 0)
+        return fail_store(req);
+    remove_content(req, row.file);
+    http_set_header(req, "x-ms-delete-type-permanent", "true");
+    return http_reply(req, 202, NULL, "", 0);
+}
+
+/* Change a stored blob's metadata or properties; answer its new ETag. */
+static int update_blob(struct http_request *req, const char *column, const char *value)
+{
+    const struct blob_request *b = blob_request(req);
+    struct blob_row row;
+    if (blob_authorize(req, true, BLOBS "/write", false) != 0)
+        return AZ_EREPLIED;
+    int rc = find_blob(req, &row);
+    if (rc == AZ_ENOTFOUND)
+        return fail_no_blob(req);
+    if (rc != 0)
+        return fail_store(req);
+    if (check_conditions(req, &row, false) != 0)
+        return AZ_EREPLIED;
+    const char *etag = new_etag(req);
+    int64_t now = clock_now_ms();
+    if (store_run(req->store,
+                  arena_printf(req->arena,
+                               "UPDATE blobs SET %s = ?4, etag = ?5, modified = ?6 WHERE "
+                               "account = ?1 AND container = ?2 AND name = ?3",
+                               column),
+                  "sssssi", b->account, b->container, b->blob, value, etag, now) != 0)
+        return fail_store(req);
+    http_set_header(req, "ETag", etag);
+    http_set_header(req, "Last-Modified", http_date(req, now));
+    return http_reply(req, 200, NULL, "", 0);
+}
+
+int blob_set_metadata(struct http_request *req)
+{
+    return update_blob(req, "metadata", metadata_of(req));
+}
+
+int blob_set_properties(struct http_request *req)
+{
+    struct json_writer *w = json_writer_new();
+    jw_object_open(w);
+    for (size_t i = 0; i < ARRAY_SIZE(blob_headers); i++) {
+        const char *v = http_header(req, blob_headers[i][0]);
+        if (v)
+            jw_kv_string(w, blob_headers[i][1], v);
+    }
+    jw_object_close(w);
+    const char *props = arena_strdup(req->arena, json_writer_text(w, NULL));
+    json_writer_free(w);
+    return update_blob(req, "properties", props);
+}
+
+int blob_get_metadata(struct http_request *req)
+{
+    if (blob_authorize(req, true, BLOBS "/read", false) != 0)
+        return AZ_EREPLIED;
+    struct blob_row row;
+    int rc = find_blob(req, &row);
+    if (rc == AZ_ENOTFOUND)
+        return fail_no_blob(req);
+    if (rc != 0)
+        return fail_store(req);
+    set_metadata_headers(req, row.metadata);
+    http_set_header(req, "ETag", row.etag);
+    http_set_header(req, "Last-Modified", http_date(req, row.modified));
+    return http_reply(req, 200, NULL, "", 0);
+}
+
+/* GET ?restype=container&comp=list: names in order, with prefix, delimiter (virtual
+ * directories as BlobPrefix) and marker paging. */
+int blob_list_blobs(struct http_request *req)
+{
+    const struct blob_request *b = blob_request(req);
+    if (blob_authorize(req, true, BLOBS "/read", true) != 0)
+        return AZ_EREPLIED;
+    const char *access;
+    int rc = blob_container_access(req, &access);
+    if (rc == AZ_ENOTFOUND)
+        return fail_no_container(req);
+    if (rc != 0)
+        return fail_store(req);
+    const char *prefix = http_query(req, "prefix");
+    const char *delimiter = http_query(req, "delimiter");
+    const char *marker = http_query(req, "marker");
+    const char *include = http_query(req, "include");
+    bool with_metadata = include && strstr(include, "metadata");
+    long max = page_size(req);
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT name, size, md5, properties, metadata, etag, created, modified FROM "
+                      "blobs WHERE account = ?1 AND container = ?2 AND name >= ?3 AND "
+                      "substr(name, 1, length(?4)) = ?4 ORDER BY name",
+                      &st) != 0)
+        return fail_store(req);
+    store_bind_text(st, 1, b->account);
+    store_bind_text(st, 2, b->container);
+    store_bind_text(st, 3, marker ? marker : "");
+    store_bind_text(st, 4, prefix ? prefix : "");
+    struct buf x = {0};
+    buf_puts(&x, "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults "
+                 "ServiceEndpoint=\"");
+    xml_text(&x, arena_printf(req->arena, "%s/", b->endpoint));
+    buf_puts(&x, "\" ContainerName=\"");
+    xml_text(&x, b->container);
+    buf_puts(&x, "\">");
+    if (prefix)
+        xml_element(&x, "Prefix", prefix);
+    if (marker)
+        xml_element(&x, "Marker", marker);
+    if (http_query(req, "maxresults"))
+        buf_printf(&x, "<MaxResults>%ld</MaxResults>", max);
+    if (delimiter)
+        xml_element(&x, "Delimiter", delimiter);
+    buf_puts(&x, "<Blobs>");
+    long n = 0;
+    const char *next = NULL, *last_prefix = NULL;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    while (store_step(st) == 1) {
+        const char *name = store_column_text(st, 0);
+        /* A delimiter folds the names below a virtual directory into one BlobPrefix. */
+        const char *cut = delimiter && *delimiter ? strstr(name + plen, delimiter) : NULL;
+        if (cut) {
+            const char *dir =
+                arena_strndup(req->arena, name, (size_t)(cut - name) + strlen(delimiter));
+            if (last_prefix && strcmp(last_prefix, dir) == 0)
+                continue;
+            if (n++ == max) {
+                next = arena_strdup(req->arena, name);
+                break;
+            }
+            last_prefix = dir;
+            buf_puts(&x, "<BlobPrefix>");
+            xml_element(&x, "Name", dir);
+            buf_puts(&x, "</BlobPrefix>");
+            continue;
+        }
+        if (n++ == max) {
+            next = arena_strdup(req->arena, name);
+            break;
+        }
+        const char *props_text = store_column_text(st, 3);
+        const struct json *props = json_parse_in(req->arena, props_text, strlen(props_text));
+        buf_puts(&x, "<Blob>");
+        xml_element(&x, "Name", name);
+        buf_puts(&x, "<Properties>");
+        xml_element(&x, "Creation-Time", http_date(req, store_column_int64(st, 6)));
+        xml_element(&x, "Last-Modified", http_date(req, store_column_int64(st, 7)));
+        xml_element(&x, "Etag", store_column_text(st, 5));
+        buf_printf(&x, "<Content-Length>%lld</Content-Length>",
+                   (long long)store_column_int64(st, 1));
+        for (size_t i = 0; i < json_len(props); i++)
+            xml_element(&x, json_key_at(props, i), json_string(json_at(props, i)));
+        xml_element(&x, "Content-MD5", store_column_text(st, 2));
+        buf_puts(&x, "<BlobType>BlockBlob</BlobType><AccessTier>Hot</AccessTier>"
+                     "<AccessTierInferred>true</AccessTierInferred><LeaseStatus>unlocked"
+                     "</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true"
+                     "</ServerEncrypted></Properties>");
+        if (with_metadata) {
+            const char *meta = store_column_text(st, 4);
+            const struct json *m = json_parse_in(req->arena, meta, strlen(meta));
+            buf_puts(&x, "<Metadata>");
+            for (size_t i = 0; i < json_len(m); i++)
+                xml_element(&x, json_key_at(m, i), json_string(json_at(m, i)));
+            buf_puts(&x, "</Metadata>");
+        }
+        buf_puts(&x, "</Blob>");
+    }
+    store_finalize(st);
+    buf_puts(&x, "</Blobs>");
+    if (next)
+        xml_element(&x, "NextMarker", next);
+    else
+        buf_puts(&x, "<NextMarker />");
+    buf_puts(&x, "</EnumerationResults>");
+    return reply_xml(req, &x);
+}
