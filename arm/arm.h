@@ -176,8 +176,7 @@ int arm_delete_resources_under(struct http_request *req, const char *scope);
 /* Name rules shared by several types. */
 bool arm_name_network(const char *name); /* 1-80 word characters, '.', '-', '_' */
 
-/* ---- managed identities (arm/identities.c) ----------------------------------------------------
- */
+/* ---- managed identities (arm/identities.c) --------------------------------------------------- */
 
 struct arm_identity {
     char tenant_id[40];

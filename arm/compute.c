@@ -40,8 +40,7 @@ static bool valid_vm_name(const char *name)
     return true;
 }
 
-/* ---- the system-assigned identity ---------------------------------------------------------------
- */
+/* ---- the system-assigned identity ------------------------------------------------------------ */
 
 struct system_identity {
     bool exists;
@@ -71,8 +70,7 @@ static int find_system_identity(struct http_request *req, const char *vm,
     return rc < 0 ? AZ_ESTORE : 0;
 }
 
-/* ---- the identity block -------------------------------------------------------------------------
- */
+/* ---- the identity block ---------------------------------------------------------------------- */
 
 /* "SystemAssigned, UserAssigned" and its spellings: which kinds are asked for. */
 static bool parse_identity_type(const char *type, bool *system, bool *user)
@@ -201,8 +199,7 @@ static int write_identity(struct arm_change *c)
     return rc;
 }
 
-/* ---- the VM -------------------------------------------------------------------------------------
- */
+/* ---- the VM ---------------------------------------------------------------------------------- */
 
 /* Each network interface exists and is no other VM's. */
 static int check_network_interfaces(struct arm_change *c)
@@ -290,8 +287,7 @@ static int remove_vm(struct http_request *req, const struct json *resource)
     return sys.exists ? arm_identity_delete(req, sys.client_id) : 0;
 }
 
-/* ---- power state and the instance view ----------------------------------------------------------
- */
+/* ---- power state and the instance view ------------------------------------------------------- */
 
 static const char *power_state(struct http_request *req, const char *id)
 {

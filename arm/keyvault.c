@@ -215,8 +215,7 @@ const struct arm_type arm_key_vaults = {
     .remove = remove_vault,
 };
 
-/* ---- the access policies operation -------------------------------------------------------------
- */
+/* ---- the access policies operation ----------------------------------------------------------- */
 
 /* Is policy `p` for the same tenant and object (and application) as `q`? */
 static bool same_principal(const struct json *p, const struct json *q)
@@ -360,8 +359,7 @@ int arm_update_access_policies(struct http_request *req)
     return arm_reply(req, 200, w);
 }
 
-/* ---- soft-deleted vaults -----------------------------------------------------------------------
- */
+/* ---- soft-deleted vaults --------------------------------------------------------------------- */
 
 static void write_deleted_vault(struct http_request *req, struct json_writer *w,
                                 struct store_stmt *st)

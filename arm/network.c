@@ -44,8 +44,7 @@ static void write_resource_guid(struct arm_change *c)
     jw_kv_string(c->own, "resourceGuid", guid);
 }
 
-/* ---- network security groups ------------------------------------------------------------------
- */
+/* ---- network security groups ----------------------------------------------------------------- */
 
 /* Azure's default rules, present in every group and not removable. */
 static const struct {
@@ -110,8 +109,7 @@ const struct arm_type arm_network_security_groups = {
     .write = write_security_group,
 };
 
-/* ---- security rules ---------------------------------------------------------------------------
- */
+/* ---- security rules -------------------------------------------------------------------------- */
 
 /* Is `value` one of `allowed` (case-insensitive, as the network provider compares)? */
 static bool one_of(const char *value, const char *const *allowed)
@@ -167,8 +165,7 @@ const struct arm_type arm_network_security_rules = {
     .write = write_security_rule,
 };
 
-/* ---- addresses --------------------------------------------------------------------------------
- */
+/* ---- addresses ------------------------------------------------------------------------------- */
 
 /* An IPv4 prefix "a.b.c.d/n". */
 struct prefix {
@@ -228,8 +225,7 @@ static int fail_prefix(struct http_request *req, const char *what, const char *v
                      value ? value : "(missing)", what);
 }
 
-/* ---- virtual networks and subnets -------------------------------------------------------------
- */
+/* ---- virtual networks and subnets ------------------------------------------------------------ */
 
 static int write_virtual_network(struct arm_change *c)
 {
@@ -296,8 +292,7 @@ const struct arm_type arm_subnets = {
     .write = write_subnet,
 };
 
-/* ---- public IP addresses ----------------------------------------------------------------------
- */
+/* ---- public IP addresses --------------------------------------------------------------------- */
 
 /* Is `address` held by any resource of `type` (other than `self`) under `path`? */
 static bool address_taken(struct http_request *req, const char *type, const char *path,

@@ -38,8 +38,7 @@ static int fail_store(struct http_request *req)
     return http_fail(req, 500, "InternalServerError", "The resource store failed.");
 }
 
-/* ---- resolving the path -----------------------------------------------------------------------
- */
+/* ---- resolving the path ---------------------------------------------------------------------- */
 
 /* api-versions are dates, optionally with a suffix: 2024-11-30, 2022-01-31-preview. */
 static bool api_version_valid(const char *v)
@@ -143,8 +142,7 @@ static int resolve(struct http_request *req, bool action, struct target *t, cons
     return 0;
 }
 
-/* ---- the store --------------------------------------------------------------------------------
- */
+/* ---- the store ------------------------------------------------------------------------------- */
 
 /* Load resource `id`: its body (in the request's arena) and etag. 0, AZ_ENOTFOUND or AZ_ESTORE. */
 static int load(struct http_request *req, const char *id, const struct json **body,
@@ -261,8 +259,7 @@ int arm_delete_resources_under(struct http_request *req, const char *scope)
     return rc;
 }
 
-/* ---- composing a resource ---------------------------------------------------------------------
- */
+/* ---- composing a resource -------------------------------------------------------------------- */
 
 /* The members an ARM resource has; anything else a client sends is not kept. */
 static const char *const resource_members[] = {
@@ -592,8 +589,7 @@ static int refresh_parent(struct http_request *req, const struct target *t)
     return rc;
 }
 
-/* ---- conditional requests ---------------------------------------------------------------------
- */
+/* ---- conditional requests -------------------------------------------------------------------- */
 
 /* Does an If-Match/If-None-Match list name `etag` ("*" names any)? Weak comparison. */
 static bool etag_listed(const char *list, const char *etag)
@@ -627,8 +623,7 @@ static int check_preconditions(struct http_request *req, const char *etag)
     return 0;
 }
 
-/* ---- the operations ---------------------------------------------------------------------------
- */
+/* ---- the operations -------------------------------------------------------------------------- */
 
 /* Resolve, authorize `verb` ("read", "write", …) at the resource or its holder, check that the
  * holder exists. */
@@ -877,8 +872,7 @@ int arm_resource_action(struct http_request *req)
     return rc == 0 ? a->run(req, t.id, body) : fail_store(req);
 }
 
-/* ---- the generic listings ---------------------------------------------------------------------
- */
+/* ---- the generic listings -------------------------------------------------------------------- */
 
 static int list_resources(struct http_request *req, const char *group)
 {

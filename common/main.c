@@ -78,7 +78,7 @@ static char *absolute(const char *path)
     return xstrdup(realpath(path, resolved) ? resolved : path);
 }
 
-/* ---- the directory's own credentials --------------------------------------------------------
+/* ---- the directory's own credentials ---------------------------------------------------------
  * <data-dir>/credentials.json (0600) keeps what azsim created on first start in the clear, so the
  * same tenant, admin application and admin user come back after a restart, even in memory. */
 

@@ -262,6 +262,17 @@ const struct store_migration store_schema[] = {
      "  size      INTEGER NOT NULL,"
      "  PRIMARY KEY (account, container, blob, block_id)"
      ");"},
+    /* Leases on blobs and containers (storage/leases.c): an id, a duration (-1 infinite), and
+     * when it ends or its break ends (ms; 0 never). The state follows from those and the time. */
+    {"blob leases",
+     "ALTER TABLE blobs ADD COLUMN lease_id TEXT;"
+     "ALTER TABLE blobs ADD COLUMN lease_duration INTEGER;"
+     "ALTER TABLE blobs ADD COLUMN lease_ends INTEGER;"
+     "ALTER TABLE blobs ADD COLUMN lease_broken INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE blob_containers ADD COLUMN lease_id TEXT;"
+     "ALTER TABLE blob_containers ADD COLUMN lease_duration INTEGER;"
+     "ALTER TABLE blob_containers ADD COLUMN lease_ends INTEGER;"
+     "ALTER TABLE blob_containers ADD COLUMN lease_broken INTEGER NOT NULL DEFAULT 0;"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 

@@ -99,8 +99,7 @@ const struct json *imds_load_resource(struct http_request *req, const char *id)
     return doc;
 }
 
-/* ---- the VM's identities ----------------------------------------------------------------------
- */
+/* ---- the VM's identities --------------------------------------------------------------------- */
 
 static int system_identity(struct http_request *req, const struct imds_vm *vm,
                            struct imds_identity *out)

@@ -84,8 +84,7 @@ int imds_get_versions(struct http_request *req)
     return 0;
 }
 
-/* ---- the document -----------------------------------------------------------------------------
- */
+/* ---- the document ---------------------------------------------------------------------------- */
 
 static void kv(struct json_writer *w, const char *key, const char *value)
 {

@@ -52,8 +52,7 @@ static int check_request(struct http_request *req)
     return 0;
 }
 
-/* ---- asking AAD -------------------------------------------------------------------------------
- */
+/* ---- asking AAD ------------------------------------------------------------------------------ */
 
 /* One sign-in in flight: everything lives in the waiting request's arena. */
 struct sign_in {

@@ -79,8 +79,7 @@ int kv_check_name(struct http_request *req, const char *name)
                      name);
 }
 
-/* ---- which vault -------------------------------------------------------------------------------
- */
+/* ---- which vault ----------------------------------------------------------------------------- */
 
 /* The host without its port. */
 static const char *host_name(struct http_request *req)
@@ -129,8 +128,7 @@ static struct vault *find_vault(struct http_request *req)
     return v && v->tenant_id ? v : NULL;
 }
 
-/* ---- the challenge and the token ---------------------------------------------------------------
- */
+/* ---- the challenge and the token ------------------------------------------------------------- */
 
 /* "https://vault.<domain>[:port]": the resource the challenge names, the vault host without its
  * first label, with the port as the client spelled it (the Python SDK compares netlocs). */
@@ -189,8 +187,7 @@ static int kv_authenticate(struct http_request *req)
     return 0;
 }
 
-/* ---- the two access models ---------------------------------------------------------------------
- */
+/* ---- the two access models ------------------------------------------------------------------- */
 
 /* Does the vault's access policy for the caller grant `permission` on `collection`? */
 static bool policy_grants(const struct http_request *req, const struct vault *v,
@@ -269,8 +266,7 @@ int kv_authorize(struct http_request *req, const char *collection, const char *p
                          caller_text(req), collection, permission, v->name, v->location);
 }
 
-/* ---- routes ------------------------------------------------------------------------------------
- */
+/* ---- routes ---------------------------------------------------------------------------------- */
 
 /* Literal routes first; the key operations with a version or without one (the latest). */
 static const struct route keyvault_routes[] = {

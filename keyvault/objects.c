@@ -261,8 +261,7 @@ void kv_write_attributes(struct http_request *req, struct json_writer *w,
     jw_object_close(w);
 }
 
-/* ---- backups ----------------------------------------------------------------------------------
- */
+/* ---- backups --------------------------------------------------------------------------------- */
 
 /* The subscription a vault id lies in. */
 static const char *subscription_of(struct http_request *req, const char *vault_id)

@@ -2,7 +2,7 @@
  * storage/blobs.c — the Blob service's operations: containers (create, delete, properties,
  * metadata, list) and block blobs (put in one shot, or staged blocks and a committed block list;
  * get whole or a range; properties; metadata; delete; list with prefix, delimiter and markers),
- * with ETags and conditional requests.
+ * with ETags, conditional requests and leases (leases.c); and copies within the account.
  *
  * Content lives in files under <data-dir>/blobs, written whole before the row naming them is
  * committed, so an acknowledged write survives a crash, and read back a piece at a time as the
@@ -42,8 +42,7 @@ static const char *const blob_headers[][2] = {
     {"x-ms-blob-cache-control", "Cache-Control"},
 };
 
-/* ---- small helpers ----------------------------------------------------------------------------
- */
+/* ---- small helpers ---------------------------------------------------------------- */
 
 static int fail_store(struct http_request *req)
 {
@@ -144,15 +143,32 @@ static void xml_element(struct buf *b, const char *name, const char *value)
     buf_printf(b, "</%s>", name);
 }
 
-static int reply_xml(struct http_request *req, struct buf *b)
+/* A listing's <Metadata> from a row's stored metadata. */
+static void xml_metadata(struct http_request *req, struct buf *x, const char *stored)
 {
-    http_reply(req, 200, "application/xml", b->data, b->len);
-    buf_free(b);
+    const struct json *m = json_parse_in(req->arena, stored, strlen(stored));
+    buf_puts(x, "<Metadata>");
+    for (size_t i = 0; i < json_len(m); i++)
+        xml_element(x, json_key_at(m, i), json_string(json_at(m, i)));
+    buf_puts(x, "</Metadata>");
+}
+
+/* Close a listing's `list` element and the document, with the marker of the next page, and
+ * reply with it. */
+static int end_listing(struct http_request *req, struct buf *x, const char *list, const char *next)
+{
+    buf_printf(x, "</%s>", list);
+    if (next)
+        xml_element(x, "NextMarker", next);
+    else
+        buf_puts(x, "<NextMarker />");
+    buf_puts(x, "</EnumerationResults>");
+    http_reply(req, 200, "application/xml", x->data, x->len);
+    buf_free(x);
     return 0;
 }
 
-/* ---- containers --------------------------------------------------------------------------------
- */
+/* ---- containers ------------------------------------------------------------------- */
 
 int blob_container_access(struct http_request *req, const char **access)
 {
@@ -230,6 +246,8 @@ int blob_delete_container(struct http_request *req)
     int rc = blob_container_access(req, &access);
     if (rc == AZ_ENOTFOUND)
         return fail_no_container(req);
+    if (rc == 0 && blob_lease_check(req) != 0)
+        return AZ_EREPLIED;
     /* Files first go with their rows; a crash between leaves files nothing names. */
     struct store_stmt *st;
     if (rc != 0 || store_prepare(req->store,
@@ -271,8 +289,9 @@ int blob_get_container(struct http_request *req)
         return AZ_EREPLIED;
     struct store_stmt *st;
     if (store_prepare(req->store,
-                      "SELECT public_access, metadata, etag, modified FROM blob_containers WHERE "
-                      "account = ?1 AND name = ?2",
+                      "SELECT public_access, metadata, etag, modified, lease_id, "
+                      "coalesce(lease_duration, -1), coalesce(lease_ends, 0), lease_broken FROM "
+                      "blob_containers WHERE account = ?1 AND name = ?2",
                       &st) != 0)
         return fail_store(req);
     store_bind_text(st, 1, b->account);
@@ -286,9 +305,9 @@ int blob_get_container(struct http_request *req)
     set_metadata_headers(req, store_column_text(st, 1));
     http_set_header(req, "ETag", store_column_text(st, 2));
     http_set_header(req, "Last-Modified", http_date(req, store_column_int64(st, 3)));
+    blob_lease_headers(req, store_column_text(st, 4), store_column_int64(st, 5),
+                       store_column_int64(st, 6), store_column_int64(st, 7) != 0);
     store_finalize(st);
-    http_set_header(req, "x-ms-lease-status", "unlocked");
-    http_set_header(req, "x-ms-lease-state", "available");
     http_set_header(req, "x-ms-has-immutability-policy", "false");
     http_set_header(req, "x-ms-has-legal-hold", "false");
     return http_reply(req, 200, NULL, "", 0);
@@ -297,7 +316,7 @@ int blob_get_container(struct http_request *req)
 int blob_set_container_metadata(struct http_request *req)
 {
     const struct blob_request *b = blob_request(req);
-    if (blob_authorize(req, false, CONTAINERS "/write", false) != 0)
+    if (blob_authorize(req, false, CONTAINERS "/write", false) != 0 || blob_lease_check(req) != 0)
         return AZ_EREPLIED;
     const char *etag = new_etag(req);
     int64_t now = clock_now_ms();
@@ -333,9 +352,10 @@ int blob_list_containers(struct http_request *req)
         http_query(req, "include") && strstr(http_query(req, "include"), "metadata");
     struct store_stmt *st;
     if (store_prepare(req->store,
-                      "SELECT name, public_access, metadata, etag, modified FROM blob_containers "
-                      "WHERE account = ?1 AND name >= ?2 AND substr(name, 1, length(?3)) = ?3 "
-                      "ORDER BY name LIMIT ?4",
+                      "SELECT name, public_access, metadata, etag, modified, lease_id, "
+                      "coalesce(lease_duration, -1), coalesce(lease_ends, 0), lease_broken FROM "
+                      "blob_containers WHERE account = ?1 AND name >= ?2 AND "
+                      "substr(name, 1, length(?3)) = ?3 ORDER BY name LIMIT ?4",
                       &st) != 0)
         return fail_store(req);
     store_bind_text(st, 1, b->account);
@@ -366,37 +386,26 @@ int blob_list_containers(struct http_request *req)
         buf_puts(&x, "<Properties>");
         xml_element(&x, "Last-Modified", http_date(req, store_column_int64(st, 4)));
         xml_element(&x, "Etag", store_column_text(st, 3));
-        buf_puts(&x, "<LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>");
+        blob_lease_xml(&x, store_column_text(st, 5), store_column_int64(st, 6),
+                       store_column_int64(st, 7), store_column_int64(st, 8) != 0);
         if (store_column_text(st, 1))
             xml_element(&x, "PublicAccess", store_column_text(st, 1));
         buf_puts(&x, "<HasImmutabilityPolicy>false</HasImmutabilityPolicy>"
                      "<HasLegalHold>false</HasLegalHold></Properties>");
-        if (with_metadata) {
-            const char *meta = store_column_text(st, 2);
-            const struct json *m = json_parse_in(req->arena, meta, strlen(meta));
-            buf_puts(&x, "<Metadata>");
-            for (size_t i = 0; i < json_len(m); i++)
-                xml_element(&x, json_key_at(m, i), json_string(json_at(m, i)));
-            buf_puts(&x, "</Metadata>");
-        }
+        if (with_metadata)
+            xml_metadata(req, &x, store_column_text(st, 2));
         buf_puts(&x, "</Container>");
     }
     store_finalize(st);
-    buf_puts(&x, "</Containers>");
-    if (next)
-        xml_element(&x, "NextMarker", next);
-    else
-        buf_puts(&x, "<NextMarker />");
-    buf_puts(&x, "</EnumerationResults>");
-    return reply_xml(req, &x);
+    return end_listing(req, &x, "Containers", next);
 }
 
-/* ---- blobs -------------------------------------------------------------------------------------
- */
+/* ---- blobs ------------------------------------------------------------------------ */
 
 struct blob_row {
-    const char *file, *md5, *properties, *metadata, *etag;
-    int64_t size, created, modified;
+    const char *file, *md5, *properties, *metadata, *etag, *lease_id;
+    int64_t size, created, modified, lease_duration, lease_ends;
+    bool lease_broken;
 };
 
 /* The request's blob: 0, AZ_ENOTFOUND or AZ_ESTORE. */
@@ -405,8 +414,9 @@ static int find_blob(struct http_request *req, struct blob_row *out)
     const struct blob_request *b = blob_request(req);
     struct store_stmt *st;
     if (store_prepare(req->store,
-                      "SELECT file, md5, properties, metadata, etag, size, created, modified FROM "
-                      "blobs WHERE account = ?1 AND container = ?2 AND name = ?3",
+                      "SELECT file, md5, properties, metadata, etag, size, created, modified, "
+                      "lease_id, coalesce(lease_duration, -1), coalesce(lease_ends, 0), "
+                      "lease_broken FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3",
                       &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, b->account);
@@ -422,6 +432,11 @@ static int find_blob(struct http_request *req, struct blob_row *out)
         out->size = store_column_int64(st, 5);
         out->created = store_column_int64(st, 6);
         out->modified = store_column_int64(st, 7);
+        out->lease_id =
+            store_column_text(st, 8) ? arena_strdup(req->arena, store_column_text(st, 8)) : NULL;
+        out->lease_duration = store_column_int64(st, 9);
+        out->lease_ends = store_column_int64(st, 10);
+        out->lease_broken = store_column_int64(st, 11) != 0;
     }
     store_finalize(st);
     return rc == 1 ? 0 : rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
@@ -464,11 +479,9 @@ static int check_conditions(struct http_request *req, const struct blob_row *row
     return 0;
 }
 
-/* Store a blob's new content (already in `file`), replacing what was there. */
-static int save_blob(struct http_request *req, const char *file, int64_t size, const char *md5,
-                     const struct blob_row *old)
+/* The blob properties a write sets from its x-ms-blob-* headers, as stored JSON. */
+static const char *properties_of(struct http_request *req)
 {
-    const struct blob_request *b = blob_request(req);
     struct json_writer *w = json_writer_new();
     jw_object_open(w);
     const char *type = http_header(req, "x-ms-blob-content-type");
@@ -479,16 +492,30 @@ static int save_blob(struct http_request *req, const char *file, int64_t size, c
             jw_kv_string(w, blob_headers[i][1], v);
     }
     jw_object_close(w);
+    const char *text = arena_strdup(req->arena, json_writer_text(w, NULL));
+    json_writer_free(w);
+    return text;
+}
+
+/* Store the request's blob with new content (already in `file`), replacing what was there (its
+ * lease stays). Sets ETag and Last-Modified; 0, or the request failed. */
+static int store_blob(struct http_request *req, const char *file, int64_t size, const char *md5,
+                      const char *properties, const char *metadata, const struct blob_row *old)
+{
+    const struct blob_request *b = blob_request(req);
     const char *etag = new_etag(req);
     int64_t now = clock_now_ms();
     int rc =
         store_run(req->store,
-                  "INSERT OR REPLACE INTO blobs(account, container, name, file, size, md5, "
-                  "properties, metadata, etag, created, modified) "
-                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                  "ssssissssii", b->account, b->container, b->blob, file, size, md5,
-                  json_writer_text(w, NULL), metadata_of(req), etag, old ? old->created : now, now);
-    json_writer_free(w);
+                  "INSERT INTO blobs(account, container, name, file, size, md5, properties, "
+                  "metadata, etag, created, modified) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                  "ON CONFLICT(account, container, name) DO UPDATE SET file = excluded.file, "
+                  "size = excluded.size, md5 = excluded.md5, properties = excluded.properties, "
+                  "metadata = excluded.metadata, etag = excluded.etag, "
+                  "modified = excluded.modified",
+                  "ssssissssii", b->account, b->container, b->blob, file, size, md5, properties,
+                  metadata, etag, old ? old->created : now, now);
     if (rc != 0) {
         remove_content(req, file);
         return fail_store(req);
@@ -497,6 +524,15 @@ static int save_blob(struct http_request *req, const char *file, int64_t size, c
         remove_content(req, old->file);
     http_set_header(req, "ETag", etag);
     http_set_header(req, "Last-Modified", http_date(req, now));
+    return 0;
+}
+
+/* An upload's answer: 201 with the content's MD5. */
+static int save_blob(struct http_request *req, const char *file, int64_t size, const char *md5,
+                     const struct blob_row *old)
+{
+    if (store_blob(req, file, size, md5, properties_of(req), metadata_of(req), old) != 0)
+        return AZ_EREPLIED;
     http_set_header(req, "Content-MD5", md5);
     http_set_header(req, "x-ms-request-server-encrypted", "true");
     return http_reply(req, 201, NULL, "", 0);
@@ -517,11 +553,17 @@ static int begin_write(struct http_request *req, struct blob_row *old, bool *exi
     if (rc != 0 && rc != AZ_ENOTFOUND)
         return fail_store(req);
     *exists = rc == 0;
+    if (*exists && blob_lease_check(req) != 0)
+        return AZ_EREPLIED;
     return check_conditions(req, *exists ? old : NULL, false);
 }
 
+static int copy_blob(struct http_request *req);
+
 int blob_put(struct http_request *req)
 {
+    if (http_header(req, "x-ms-copy-source"))
+        return copy_blob(req);
     const char *type = http_header(req, "x-ms-blob-type");
     if (!type || !str_ieq(type, "BlockBlob"))
         return http_fail(req, 400, "InvalidHeaderValue",
@@ -542,6 +584,95 @@ int blob_put(struct http_request *req)
     if (!file)
         return fail_store(req);
     return save_blob(req, file, (int64_t)req->body_len, md5, exists ? &old : NULL);
+}
+
+/* The source of a copy: a blob URL of this account, host- or path-style (a SAS on it is
+ * ignored: the caller's own credentials must read it). NULL container when it is not one. */
+static struct blob_request source_of(struct http_request *req, const char *url)
+{
+    const struct blob_request *b = blob_request(req);
+    struct blob_request src = *b;
+    src.container = src.blob = NULL;
+    const char *p = strstr(url ? url : "", "://");
+    if (!p)
+        return src;
+    p += 3;
+    const char *host_end = p + strcspn(p, "/?");
+    const char *dot = memchr(p, '.', (size_t)(host_end - p));
+    bool host_style = dot && strncmp(dot + 1, "blob.", 5) == 0;
+    const char *path = host_end + (*host_end == '/');
+    if (host_style ? !str_ieqn(p, (size_t)(dot - p), b->account)
+                   : !str_ieqn(path, strcspn(path, "/?"), b->account))
+        return src; /* another account */
+    if (!host_style)
+        path += strcspn(path, "/?") + 1;
+    size_t clen = strcspn(path, "/?"), n;
+    if (clen == 0 || path[clen] != '/')
+        return src;
+    const char *rest = path + clen + 1;
+    src.container = percent_decode(req->arena, path, clen, false, &n);
+    src.blob = percent_decode(req->arena, rest, strcspn(rest, "?"), false, &n);
+    return src;
+}
+
+/* PUT with x-ms-copy-source: the source blob's content, properties and (unless the request
+ * sets its own) metadata become the destination's at once; 202 with x-ms-copy-status success. */
+static int copy_blob(struct http_request *req)
+{
+    struct blob_request src = source_of(req, http_header(req, "x-ms-copy-source"));
+    if (!src.container || !src.blob || !*src.blob)
+        return http_fail(req, 400, "CannotVerifyCopySource",
+                         "The copy source must be a blob of this storage account (azsim does not "
+                         "copy across accounts or from other URLs).");
+    struct blob_row old, from;
+    bool exists;
+    if (begin_write(req, &old, &exists) != 0)
+        return AZ_EREPLIED;
+    /* The source is read with the caller's own rights, as a GET of it would be. */
+    const void *dest = req->context;
+    req->context = &src;
+    int rc = blob_authorize(req, true, BLOBS "/read", false);
+    if (rc == 0)
+        rc = find_blob(req, &from);
+    req->context = dest;
+    if (rc == AZ_ENOTFOUND)
+        return http_fail(req, 404, "CannotVerifyCopySource", "The specified blob does not exist.");
+    if (rc == AZ_EREPLIED)
+        return rc;
+    if (rc != 0)
+        return fail_store(req);
+    int in = open(arena_printf(req->arena, "%s/%s", content_dir(req), from.file), O_RDONLY);
+    char id[37];
+    uuid_v4(id);
+    const char *file = arena_strdup(req->arena, id);
+    const char *path = arena_printf(req->arena, "%s/%s", content_dir(req), file);
+    int out = in >= 0 ? open(path, O_WRONLY | O_CREAT | O_EXCL, 0600) : -1;
+    bool ok = out >= 0;
+    char *chunk = xmalloc(COPY_CHUNK);
+    ssize_t got;
+    while (ok && (got = read(in, chunk, COPY_CHUNK)) > 0)
+        ok = write(out, chunk, (size_t)got) == got;
+    free(chunk);
+    ok = ok && fsync(out) == 0;
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (!ok) {
+        unlink(path);
+        return fail_store(req);
+    }
+    const char *metadata = metadata_of(req);
+    if (strcmp(metadata, "{}") == 0)
+        metadata = from.metadata;
+    if (store_blob(req, file, from.size, from.md5, from.properties, metadata,
+                   exists ? &old : NULL) != 0)
+        return AZ_EREPLIED;
+    char copy_id[37];
+    uuid_v4(copy_id);
+    http_set_header(req, "x-ms-copy-id", copy_id);
+    http_set_header(req, "x-ms-copy-status", "success");
+    return http_reply(req, 202, NULL, "", 0);
 }
 
 int blob_put_block(struct http_request *req)
@@ -710,8 +841,7 @@ static void set_blob_headers(struct http_request *req, const struct blob_row *ro
     http_set_header(req, "Last-Modified", http_date(req, row->modified));
     http_set_header(req, "x-ms-creation-time", http_date(req, row->created));
     http_set_header(req, "x-ms-blob-type", "BlockBlob");
-    http_set_header(req, "x-ms-lease-status", "unlocked");
-    http_set_header(req, "x-ms-lease-state", "available");
+    blob_lease_headers(req, row->lease_id, row->lease_duration, row->lease_ends, row->lease_broken);
     http_set_header(req, "x-ms-server-encrypted", "true");
     http_set_header(req, "x-ms-access-tier", "Hot");
     http_set_header(req, "Accept-Ranges", "bytes");
@@ -792,7 +922,7 @@ int blob_delete(struct http_request *req)
         return fail_no_blob(req);
     if (rc != 0)
         return fail_store(req);
-    if (check_conditions(req, &row, false) != 0)
+    if (blob_lease_check(req) != 0 || check_conditions(req, &row, false) != 0)
         return AZ_EREPLIED;
     if (store_run(req->store,
                   "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3", "sss",
@@ -815,7 +945,7 @@ static int update_blob(struct http_request *req, const char *column, const char 
         return fail_no_blob(req);
     if (rc != 0)
         return fail_store(req);
-    if (check_conditions(req, &row, false) != 0)
+    if (blob_lease_check(req) != 0 || check_conditions(req, &row, false) != 0)
         return AZ_EREPLIED;
     const char *etag = new_etag(req);
     int64_t now = clock_now_ms();
@@ -888,9 +1018,10 @@ int blob_list_blobs(struct http_request *req)
     long max = page_size(req);
     struct store_stmt *st;
     if (store_prepare(req->store,
-                      "SELECT name, size, md5, properties, metadata, etag, created, modified FROM "
-                      "blobs WHERE account = ?1 AND container = ?2 AND name >= ?3 AND "
-                      "substr(name, 1, length(?4)) = ?4 ORDER BY name",
+                      "SELECT name, size, md5, properties, metadata, etag, created, modified, "
+                      "lease_id, coalesce(lease_duration, -1), coalesce(lease_ends, 0), "
+                      "lease_broken FROM blobs WHERE account = ?1 AND container = ?2 AND "
+                      "name >= ?3 AND substr(name, 1, length(?4)) = ?4 ORDER BY name",
                       &st) != 0)
         return fail_store(req);
     store_bind_text(st, 1, b->account);
@@ -953,25 +1084,14 @@ int blob_list_blobs(struct http_request *req)
             xml_element(&x, json_key_at(props, i), json_string(json_at(props, i)));
         xml_element(&x, "Content-MD5", store_column_text(st, 2));
         buf_puts(&x, "<BlobType>BlockBlob</BlobType><AccessTier>Hot</AccessTier>"
-                     "<AccessTierInferred>true</AccessTierInferred><LeaseStatus>unlocked"
-                     "</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true"
-                     "</ServerEncrypted></Properties>");
-        if (with_metadata) {
-            const char *meta = store_column_text(st, 4);
-            const struct json *m = json_parse_in(req->arena, meta, strlen(meta));
-            buf_puts(&x, "<Metadata>");
-            for (size_t i = 0; i < json_len(m); i++)
-                xml_element(&x, json_key_at(m, i), json_string(json_at(m, i)));
-            buf_puts(&x, "</Metadata>");
-        }
+                     "<AccessTierInferred>true</AccessTierInferred>");
+        blob_lease_xml(&x, store_column_text(st, 8), store_column_int64(st, 9),
+                       store_column_int64(st, 10), store_column_int64(st, 11) != 0);
+        buf_puts(&x, "<ServerEncrypted>true</ServerEncrypted></Properties>");
+        if (with_metadata)
+            xml_metadata(req, &x, store_column_text(st, 4));
         buf_puts(&x, "</Blob>");
     }
     store_finalize(st);
-    buf_puts(&x, "</Blobs>");
-    if (next)
-        xml_element(&x, "NextMarker", next);
-    else
-        buf_puts(&x, "<NextMarker />");
-    buf_puts(&x, "</EnumerationResults>");
-    return reply_xml(req, &x);
+    return end_listing(req, &x, "Blobs", next);
 }

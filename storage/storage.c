@@ -16,7 +16,7 @@
  * Every answer echoes x-ms-version (any is accepted); errors are Storage's XML with
  * x-ms-error-code.
  *
- * Not emulated yet: user delegation SAS, leases, copy, append and page
+ * Not emulated yet: user delegation SAS, copy, append and page
  * blobs, blob service properties, the Azurite development account; a single PUT is held in
  * memory, so it is capped at 256 MiB (larger blobs go up in blocks).
  */
@@ -198,8 +198,7 @@ static bool shared_key_valid(struct http_request *req, const char *account, cons
     return ok;
 }
 
-/* ---- authentication ----------------------------------------------------------------------------
- */
+/* ---- authentication -------------------------------------------------------------------------- */
 
 static int challenge(struct http_request *req, const char *tenant, int status, const char *code,
                      const char *message)
@@ -271,8 +270,7 @@ static int storage_authenticate(struct http_request *req)
     return 0;
 }
 
-/* ---- authorization ------------------------------------------------------------------------------
- */
+/* ---- authorization --------------------------------------------------------------------------- */
 
 int blob_authorize(struct http_request *req, bool data_action, const char *action, bool listing)
 {
@@ -322,8 +320,7 @@ int blob_authorize(struct http_request *req, bool data_action, const char *actio
                      "permission.");
 }
 
-/* ---- dispatch ----------------------------------------------------------------------------------
- */
+/* ---- dispatch -------------------------------------------------------------------------------- */
 
 static bool query_is(struct http_request *req, const char *name, const char *value)
 {
@@ -360,6 +357,8 @@ static int storage_dispatch(struct http_request *req)
             return blob_set_container_metadata(req);
         if (comp && str_ieq(comp, "list") && m == HTTP_GET)
             return blob_list_blobs(req);
+        if (comp && str_ieq(comp, "lease") && m == HTTP_PUT)
+            return blob_lease(req);
         return unsupported(req);
     }
     if (!b->blob)
@@ -383,6 +382,8 @@ static int storage_dispatch(struct http_request *req)
             return blob_get_metadata(req);
     } else if (str_ieq(comp, "properties") && m == HTTP_PUT) {
         return blob_set_properties(req);
+    } else if (str_ieq(comp, "lease") && m == HTTP_PUT) {
+        return blob_lease(req);
     }
     return unsupported(req);
 }

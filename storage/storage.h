@@ -8,6 +8,9 @@
 #include "common/http.h"
 
 #include <stdbool.h>
+#include <stdint.h>
+
+struct buf;
 
 /* A request, as storage.c resolved it before any operation runs. */
 struct blob_request {
@@ -43,6 +46,15 @@ int blob_check_sas_permission(struct http_request *req, const char *action, bool
 /* The container's public access level (NULL private, "blob", "container"); AZ_ENOTFOUND when
  * there is no such container. */
 int blob_container_access(struct http_request *req, const char **access);
+
+/* Leases (leases.c). PUT ?comp=lease on a blob or a container; the check every write of a
+ * leased blob or container passes (412 without its lease id); the lease as GET/HEAD headers and
+ * as a listing's XML, from the row's lease columns. */
+int blob_lease(struct http_request *req);
+int blob_lease_check(struct http_request *req);
+void blob_lease_headers(struct http_request *req, const char *id, int64_t duration, int64_t ends,
+                        bool broken);
+void blob_lease_xml(struct buf *x, const char *id, int64_t duration, int64_t ends, bool broken);
 
 /* Operations (blobs.c), chosen by storage.c from the method, restype and comp. */
 int blob_list_containers(struct http_request *req);

@@ -136,6 +136,62 @@ describe('Blob Storage with Shared Key', () => {
     assert.deepEqual(left, []);
   });
 
+  it('leases: a leased blob is written only with its lease; renew, change, break, release', async () => {
+    const c = svc.getContainerClient('leased');
+    await c.create();
+    const b = c.getBlockBlobClient('held.txt');
+    await b.upload('v1', 2);
+    const lease = b.getBlobLeaseClient();
+    const acquired = await lease.acquireLease(15);
+    assert.equal(acquired._response.status, 201);
+    const p = await b.getProperties();
+    assert.deepEqual([p.leaseStatus, p.leaseState, p.leaseDuration], ['locked', 'leased', 'fixed']);
+    await assert.rejects(b.upload('v2', 2), (e) => e.statusCode === 412 && e.code === 'LeaseIdMissing');
+    await assert.rejects(b.upload('v2', 2, { conditions: { leaseId: '00000000-0000-0000-0000-000000000000' } }),
+      (e) => e.statusCode === 412 && e.code === 'LeaseIdMismatchWithBlobOperation');
+    await b.upload('v2', 2, { conditions: { leaseId: lease.leaseId } });
+    assert.equal((await b.getProperties()).leaseState, 'leased', 'an overwrite keeps the lease');
+    await assert.rejects(b.getBlobLeaseClient().acquireLease(15), (e) => e.statusCode === 409 && e.code === 'LeaseAlreadyPresent');
+    await lease.renewLease();
+    const next = '11111111-1111-1111-1111-111111111111';
+    await lease.changeLease(next);
+    assert.equal(lease.leaseId, next);
+    await assert.rejects(b.delete(), (e) => e.statusCode === 412);
+    const broken = await lease.breakLease(0);
+    assert.equal(broken._response.status, 202);
+    assert.equal((await b.getProperties()).leaseState, 'broken');
+    await b.upload('v3', 2);
+    const again = b.getBlobLeaseClient();
+    await again.acquireLease(-1);
+    assert.equal((await b.getProperties()).leaseDuration, 'infinite');
+    await again.releaseLease();
+    assert.equal((await b.getProperties()).leaseState, 'available');
+    await assert.rejects(b.upload('v4', 2, { conditions: { leaseId: again.leaseId } }), (e) => e.statusCode === 412 && e.code === 'LeaseNotPresentWithBlobOperation');
+
+    const held = c.getBlobLeaseClient(); // a container's lease
+    await held.acquireLease(-1);
+    await assert.rejects(c.delete(), (e) => e.statusCode === 412 && e.code === 'LeaseIdMissing');
+    assert.equal((await c.delete({ conditions: { leaseId: held.leaseId } }))._response.status, 202);
+  });
+
+  it('copy within the account: content, properties and metadata; a missing or foreign source is refused', async () => {
+    const c = svc.getContainerClient('copies');
+    await c.create();
+    const from = c.getBlockBlobClient('from.txt');
+    await from.upload('copy me', 7, { blobHTTPHeaders: { blobContentType: 'text/plain' }, metadata: { origin: 'a' } });
+    const to = c.getBlockBlobClient('to.txt');
+    const done = await (await to.beginCopyFromURL(from.url)).pollUntilDone();
+    assert.equal(done.copyStatus, 'success');
+    assert.equal((await to.downloadToBuffer()).toString(), 'copy me');
+    const p = await to.getProperties();
+    assert.equal(p.contentType, 'text/plain');
+    assert.deepEqual(p.metadata, { origin: 'a' });
+    await assert.rejects(async () => (await to.beginCopyFromURL(`${base}/copies/missing.txt`)).pollUntilDone(),
+      (e) => e.statusCode === 404 && e.code === 'CannotVerifyCopySource');
+    await assert.rejects(async () => (await to.beginCopyFromURL('https://elsewhere.blob.core.windows.net/c/b')).pollUntilDone(),
+      (e) => e.statusCode === 400 && e.code === 'CannotVerifyCopySource');
+  });
+
   describe('shared access signatures', () => {
     const hour = () => new Date(Date.now() + 3600e3);
     const sasContainer = (sas) => new ContainerClient(`${base}/sas?${sas}`, new AnonymousCredential(), { tlsOptions: { ca } });

@@ -1,6 +1,7 @@
 // A 1 GiB blob through the Blob service: uploaded in 8 MiB blocks and committed, then downloaded
 // and checked byte for byte (SHA-256), while the server's resident memory stays flat — content
-// goes to files and comes back from them a piece at a time, never whole in memory.
+// goes to files and comes back from them a piece at a time, never whole in memory. (A sanitizer
+// build checks the round trip only: its allocator's quarantine keeps freed memory resident.)
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -74,7 +75,9 @@ describe('Blob Storage: a 1 GiB blob, memory flat', () => {
     }
     assert.equal(bytes, BLOCK * BLOCKS);
     assert.equal(got.digest('hex'), sent.digest('hex'));
+    // Under AddressSanitizer freed memory sits in quarantine: only the round trip is checked there.
     const grown = rss(s.pid) - baseline;
-    assert.ok(grown < 96 * 1024 * 1024, `resident memory grew by ${(grown / 1048576).toFixed(1)} MiB while 1 GiB went through`);
+    if (!az.SANITIZED)
+      assert.ok(grown < 96 * 1024 * 1024, `resident memory grew by ${(grown / 1048576).toFixed(1)} MiB while 1 GiB went through`);
   });
 });

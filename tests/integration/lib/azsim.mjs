@@ -24,6 +24,9 @@ export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 export const AZSIM_BIN = process.env.AZSIM_BIN
   ? resolve(process.env.AZSIM_BIN)
   : fileURLToPath(new URL('../../../build/azsim', import.meta.url));
+/** The binary is a sanitizer build (make asan): its allocator keeps freed memory in quarantine,
+ * so resident-memory measurements say nothing about azsim's own use. */
+export const SANITIZED = /\/asan\//.test(AZSIM_BIN);
 
 const START_TIMEOUT_MS = 10_000;
 // SIGTERM lets requests in flight finish for up to 5 s (SERVER_DRAIN_MS); a sanitizer build
