@@ -65,6 +65,54 @@ int kv_refuse_deleted(struct http_request *req, const struct kv_collection *c, c
                      c->kind, name, c->noun);
 }
 
+int kv_check_properties(struct http_request *req, const struct json *body)
+{
+    const struct json *tags = json_get(body, "tags");
+    const struct json *attrs = json_get(body, "attributes");
+    if ((tags && json_type(tags) != JSON_OBJECT && json_type(tags) != JSON_NULL) ||
+        (attrs && json_type(attrs) != JSON_OBJECT && json_type(attrs) != JSON_NULL) ||
+        json_len(tags) > 15)
+        return http_fail(req, 400, "BadParameter",
+                         "tags must be an object of at most 15 strings and attributes an object.");
+    int64_t t;
+    bool b;
+    if ((json_get(attrs, "enabled") && !json_bool(json_get(attrs, "enabled"), &b)) ||
+        (json_get(attrs, "nbf") && json_type(json_get(attrs, "nbf")) != JSON_NULL &&
+         !json_int(json_get(attrs, "nbf"), &t)) ||
+        (json_get(attrs, "exp") && json_type(json_get(attrs, "exp")) != JSON_NULL &&
+         !json_int(json_get(attrs, "exp"), &t)))
+        return http_fail(req, 400, "BadParameter",
+                         "attributes.enabled must be a boolean, nbf and exp epoch seconds.");
+    return 0;
+}
+
+void kv_write_properties(struct http_request *req, struct json_writer *w, const struct json *body,
+                         const struct json *was)
+{
+    const struct json *tags = json_get(body, "tags");
+    const struct json *attrs = json_get(body, "attributes");
+    const struct json *old_attrs = json_get(was, "attributes");
+    jw_key(w, "tags");
+    jw_value(w, tags ? tags : json_get(was, "tags"));
+    int64_t now = clock_now_ms() / 1000, created = now;
+    json_int(json_get(old_attrs, "created"), &created);
+    jw_key(w, "attributes");
+    jw_object_open(w);
+    static const char *const own[] = {"enabled", "nbf", "exp"};
+    for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+        const struct json *v = json_get(attrs, own[i]);
+        if (!v)
+            v = json_get(old_attrs, own[i]);
+        if (v && json_type(v) != JSON_NULL) {
+            jw_key(w, own[i]);
+            jw_value(w, v);
+        }
+    }
+    jw_kv_int(w, "created", created);
+    jw_kv_int(w, "updated", now);
+    jw_object_close(w);
+}
+
 void kv_write(struct http_request *req, struct json_writer *w, const struct kv_collection *c,
               const struct kv_object *o, enum kv_view view, int64_t deleted_at, int64_t purge_at)
 {

@@ -134,6 +134,12 @@ int kv_fail_store(struct http_request *req);
 const struct json *kv_body_object(struct http_request *req);
 /* A soft-deleted `name` blocks reusing it: 409 Conflict, or 0. */
 int kv_refuse_deleted(struct http_request *req, const struct kv_collection *c, const char *name);
+/* The body's tags and attributes (enabled, nbf, exp): well formed? 0, or 400 BadParameter. */
+int kv_check_properties(struct http_request *req, const struct json *body);
+/* "tags" and "attributes" into `w` (an open object): the body's over `was`'s (a version's stored
+ * members, or NULL), created kept, updated now. */
+void kv_write_properties(struct http_request *req, struct json_writer *w, const struct json *body,
+                         const struct json *was);
 /* One object as answered, with its deletion when `deleted_at` is not 0. */
 void kv_write(struct http_request *req, struct json_writer *w, const struct kv_collection *c,
               const struct kv_object *o, enum kv_view view, int64_t deleted_at, int64_t purge_at);
