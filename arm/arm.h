@@ -225,4 +225,8 @@ int arm_check_storage_name(struct http_request *req);
 int arm_bootstrap(struct store *s, const struct aad_identity *admin, const char *want,
                   char sub_out[40]);
 
+/* Once per store: Azurite's development account (devstoreaccount1, its published key as key1)
+ * in resource group "development-storage" of `subscription`, unless the name is taken. */
+int arm_storage_bootstrap(struct store *s, const char *subscription);
+
 #endif

@@ -130,7 +130,8 @@ int arm_bootstrap(struct store *s, const struct aad_identity *admin, const char 
                    "ssi", sub_out, admin->tenant_id, clock_now_ms());
     if (rc != 0 || (rc = store_meta_set(s, "default_subscription_id", sub_out)) != 0)
         return rc;
-    if ((rc = ensure_owner(s, sub_out, admin->client_object_id, "ServicePrincipal")) != 0)
+    if ((rc = ensure_owner(s, sub_out, admin->client_object_id, "ServicePrincipal")) != 0 ||
+        (rc = ensure_owner(s, sub_out, admin->user_id, "User")) != 0)
         return rc;
-    return ensure_owner(s, sub_out, admin->user_id, "User");
+    return arm_storage_bootstrap(s, sub_out);
 }

@@ -15,6 +15,7 @@
 #include "common/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ACCOUNT_TYPE "Microsoft.Storage/storageAccounts"
@@ -52,10 +53,10 @@ static const char *one_of(const char *value, const char *const *list)
 }
 
 /* Is another account called `name`? */
-static bool name_taken(struct http_request *req, const char *name, const char *id)
+static bool name_taken(struct store *s, const char *name, const char *id)
 {
     struct store_stmt *st;
-    if (store_prepare(req->store,
+    if (store_prepare(s,
                       "SELECT 1 FROM resources WHERE type = '" ACCOUNT_TYPE "' AND name = ?1 AND "
                       "lower(id) <> lower(?2)",
                       &st) != 0)
@@ -67,24 +68,75 @@ static bool name_taken(struct http_request *req, const char *name, const char *i
     return taken;
 }
 
-static const char *new_key(struct http_request *req)
+static const char *new_key(struct arena *a)
 {
     unsigned char raw[KEY_BYTES];
     random_bytes(raw, sizeof(raw));
-    return base64_encode(req->arena, raw, sizeof(raw));
+    return base64_encode(a, raw, sizeof(raw));
 }
 
-static void write_endpoints(struct http_request *req, struct json_writer *w, const char *name)
+static void write_endpoints(struct arena *a, struct json_writer *w, const char *name)
 {
     static const char *const services[] = {"blob", "dfs", "file", "queue", "table"};
     jw_key(w, "primaryEndpoints");
     jw_object_open(w);
     for (size_t i = 0; i < ARRAY_SIZE(services); i++)
-        jw_kv_string(
-            w, services[i],
-            arena_printf(req->arena, "https://%s.%s.core.windows.net/", name, services[i]));
-    jw_kv_string(w, "web", arena_printf(req->arena, "https://%s.z13.web.core.windows.net/", name));
+        jw_kv_string(w, services[i],
+                     arena_printf(a, "https://%s.%s.core.windows.net/", name, services[i]));
+    jw_kv_string(w, "web", arena_printf(a, "https://%s.z13.web.core.windows.net/", name));
     jw_object_close(w);
+}
+
+/* What an account is made of, whether a request or the first start (the development account)
+ * creates it. */
+struct account {
+    const char *name, *sku, *kind, *location, *created;
+    bool shared_key, public_access, https_only;
+    const char *key_source;
+    const char *minimum_tls; /* written when set: defaults for members the client left out */
+    const char *access_tier;
+    const char *provisioning_state; /* written when set: the generic machinery writes it */
+};
+
+/* The account's own members: sku, kind and the properties only storage accounts have. */
+static void write_account_members(struct arena *a, struct json_writer *w,
+                                  const struct account *acct)
+{
+    jw_key(w, "sku");
+    jw_object_open(w);
+    jw_kv_string(w, "name", acct->sku);
+    jw_kv_string(w, "tier", strncmp(acct->sku, "Premium", 7) == 0 ? "Premium" : "Standard");
+    jw_object_close(w);
+    jw_kv_string(w, "kind", acct->kind);
+    jw_key(w, "properties");
+    jw_object_open(w);
+    if (acct->provisioning_state)
+        jw_kv_string(w, "provisioningState", acct->provisioning_state);
+    jw_kv_string(w, "creationTime", acct->created);
+    write_endpoints(a, w, acct->name);
+    jw_kv_string(w, "primaryLocation", acct->location);
+    jw_kv_string(w, "statusOfPrimary", "available");
+    jw_kv_bool(w, "allowSharedKeyAccess", acct->shared_key);
+    jw_kv_bool(w, "allowBlobPublicAccess", acct->public_access);
+    jw_kv_bool(w, "supportsHttpsTrafficOnly", acct->https_only);
+    if (acct->minimum_tls)
+        jw_kv_string(w, "minimumTlsVersion", acct->minimum_tls);
+    if (acct->access_tier)
+        jw_kv_string(w, "accessTier", acct->access_tier);
+    /* Storage encryption is always on, whatever the request said about it. */
+    jw_key(w, "encryption");
+    jw_object_open(w);
+    jw_kv_string(w, "keySource", acct->key_source);
+    jw_key(w, "services");
+    jw_object_open(w);
+    jw_key(w, "blob");
+    jw_object_open(w);
+    jw_kv_bool(w, "enabled", true);
+    jw_kv_string(w, "keyType", "Account");
+    jw_object_close(w); /* blob */
+    jw_object_close(w); /* services */
+    jw_object_close(w); /* encryption */
+    jw_object_close(w); /* properties */
 }
 
 /* A boolean property as given, else as it was, else its default. */
@@ -96,11 +148,19 @@ static bool flag(const struct json *given, const struct json *was, const char *n
     return dflt;
 }
 
+static int store_keys(struct store *s, const char *account, const char *key1, const char *key2)
+{
+    return store_run(s,
+                     "INSERT INTO storage_account_keys(account, key1, key2, key1_created, "
+                     "key2_created) VALUES(?1, ?2, ?3, ?4, ?4)",
+                     "sssi", account, key1, key2, clock_now_ms());
+}
+
 static int write_account(struct arm_change *c)
 {
     struct http_request *req = c->req;
     const char *name = strrchr(c->id, '/') + 1;
-    if (!c->old && name_taken(req, name, c->id))
+    if (!c->old && name_taken(req->store, name, c->id))
         return http_fail(req, 409, "StorageAccountAlreadyTaken",
                          "The storage account named %s is already taken.", name);
     const char *sku = one_of(json_string(json_get(json_get(c->resource, "sku"), "name")), skus);
@@ -115,53 +175,28 @@ static int write_account(struct arm_change *c)
                          "Storage, BlobStorage, BlockBlobStorage, FileStorage.");
     const struct json *p = json_get(c->resource, "properties");
     const struct json *was = json_get(c->old, "properties");
-    int64_t now = clock_now_ms();
     char created[40];
-    clock_format_iso8601(now, created, sizeof(created));
+    clock_format_iso8601(clock_now_ms(), created, sizeof(created));
     const char *creation = json_string(json_get(was, "creationTime"));
-    if (!c->old && store_run(req->store,
-                             "INSERT INTO storage_account_keys(account, key1, key2, key1_created, "
-                             "key2_created) VALUES(?1, ?2, ?3, ?4, ?4)",
-                             "sssi", name, new_key(req), new_key(req), now) != 0)
+    const char *key_source = json_string(json_get(json_get(p, "encryption"), "keySource"));
+    if (!c->old && store_keys(req->store, name, new_key(req->arena), new_key(req->arena)) != 0)
         return http_fail(req, 500, "InternalServerError", "The account keys could not be stored.");
-
-    struct json_writer *w = c->own;
-    jw_key(w, "sku");
-    jw_object_open(w);
-    jw_kv_string(w, "name", sku);
-    jw_kv_string(w, "tier", strncmp(sku, "Premium", 7) == 0 ? "Premium" : "Standard");
-    jw_object_close(w);
-    jw_kv_string(w, "kind", kind);
-    jw_key(w, "properties");
-    jw_object_open(w);
-    jw_kv_string(w, "creationTime", creation ? creation : created);
-    write_endpoints(req, w, name);
-    jw_kv_string(w, "primaryLocation", json_string(json_get(c->resource, "location")));
-    jw_kv_string(w, "statusOfPrimary", "available");
-    jw_kv_bool(w, "allowSharedKeyAccess", flag(p, was, "allowSharedKeyAccess", true));
-    jw_kv_bool(w, "allowBlobPublicAccess", flag(p, was, "allowBlobPublicAccess", false));
-    jw_kv_bool(w, "supportsHttpsTrafficOnly", flag(p, was, "supportsHttpsTrafficOnly", true));
-    if (!json_get(p, "minimumTlsVersion"))
-        jw_kv_string(w, "minimumTlsVersion", "TLS1_2");
-    if (!json_get(p, "accessTier") && strcmp(kind, "StorageV2") == 0)
-        jw_kv_string(w, "accessTier", "Hot");
-    /* Storage encryption is always on, whatever the request said about it. */
-    {
-        jw_key(w, "encryption");
-        jw_object_open(w);
-        if (!json_get(json_get(p, "encryption"), "keySource"))
-            jw_kv_string(w, "keySource", "Microsoft.Storage");
-        jw_key(w, "services");
-        jw_object_open(w);
-        jw_key(w, "blob");
-        jw_object_open(w);
-        jw_kv_bool(w, "enabled", true);
-        jw_kv_string(w, "keyType", "Account");
-        jw_object_close(w);
-        jw_object_close(w);
-        jw_object_close(w);
-    }
-    jw_object_close(w);
+    write_account_members(
+        req->arena, c->own,
+        &(struct account){
+            .name = name,
+            .sku = sku,
+            .kind = kind,
+            .location = json_string(json_get(c->resource, "location")),
+            .created = creation ? creation : created,
+            .shared_key = flag(p, was, "allowSharedKeyAccess", true),
+            .public_access = flag(p, was, "allowBlobPublicAccess", false),
+            .https_only = flag(p, was, "supportsHttpsTrafficOnly", true),
+            .key_source = key_source ? key_source : "Microsoft.Storage",
+            .minimum_tls = json_get(p, "minimumTlsVersion") ? NULL : "TLS1_2",
+            .access_tier =
+                !json_get(p, "accessTier") && strcmp(kind, "StorageV2") == 0 ? "Hot" : NULL,
+        });
     return 0;
 }
 
@@ -232,7 +267,7 @@ static int regenerate_key(struct http_request *req, const char *id, const struct
                           "account = ?1"
                         : "UPDATE storage_account_keys SET key2 = ?2, key2_created = ?3 WHERE "
                           "account = ?1",
-                  "ssi", name, new_key(req), clock_now_ms()) != 0)
+                  "ssi", name, new_key(req->arena), clock_now_ms()) != 0)
         return http_fail(req, 500, "InternalServerError", "The key could not be regenerated.");
     return reply_keys(req, name);
 }
@@ -268,7 +303,7 @@ int arm_check_storage_name(struct http_request *req)
         return http_fail(req, 400, "InvalidRequestPropertyValue",
                          "The value of property 'name' is missing.");
     bool valid = valid_account_name(name);
-    bool taken = valid && name_taken(req, name, "");
+    bool taken = valid && name_taken(req->store, name, "");
     struct json_writer *w = json_writer_new();
     jw_object_open(w);
     jw_kv_bool(w, "nameAvailable", valid && !taken);
@@ -288,4 +323,75 @@ int arm_check_storage_name(struct http_request *req)
     }
     jw_object_close(w);
     return arm_reply(req, 200, w);
+}
+
+/* ---- the development account ---------------------------------------------------------------- */
+
+/* Azurite's account and key, published by Microsoft for every emulator user: projects that use
+ * "UseDevelopmentStorage=true" or this pair find the same account in azsim. */
+#define DEV_ACCOUNT "devstoreaccount1"
+#define DEV_KEY                                                                                    \
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+#define DEV_GROUP "development-storage"
+#define DEV_LOCATION "eastus"
+
+int arm_storage_bootstrap(struct store *s, const char *subscription)
+{
+    char *done = NULL;
+    if (store_meta_get(s, "development_account", &done) == 0) {
+        free(done);
+        return 0; /* made once: deleting it is the user's choice */
+    }
+    int rc = store_meta_set(s, "development_account", DEV_ACCOUNT);
+    if (rc != 0 || name_taken(s, DEV_ACCOUNT, ""))
+        return rc;
+    struct arena *a = arena_new();
+    const char *id = arena_printf(
+        a, "/subscriptions/%s/resourceGroups/" DEV_GROUP "/providers/" ACCOUNT_TYPE "/" DEV_ACCOUNT,
+        subscription);
+    char created[40], etag[37];
+    clock_format_iso8601(clock_now_ms(), created, sizeof(created));
+    uuid_v4(etag);
+    struct json_writer *w = json_writer_new();
+    jw_object_open(w);
+    jw_kv_string(w, "id", id);
+    jw_kv_string(w, "name", DEV_ACCOUNT);
+    jw_kv_string(w, "type", ACCOUNT_TYPE);
+    jw_kv_string(w, "location", DEV_LOCATION);
+    jw_key(w, "tags");
+    jw_object_open(w);
+    jw_object_close(w);
+    write_account_members(a, w,
+                          &(struct account){
+                              .name = DEV_ACCOUNT,
+                              .sku = "Standard_LRS",
+                              .kind = "StorageV2",
+                              .location = DEV_LOCATION,
+                              .created = created,
+                              .shared_key = true,
+                              .public_access = true, /* as in Azurite */
+                              .https_only = false,
+                              .key_source = "Microsoft.Storage",
+                              .minimum_tls = "TLS1_2",
+                              .access_tier = "Hot",
+                              .provisioning_state = "Succeeded",
+                          });
+    jw_object_close(w);
+    rc = store_run(s,
+                   "INSERT OR IGNORE INTO resource_groups(subscription_id, name, location, "
+                   "created_at) VALUES(?1, '" DEV_GROUP "', '" DEV_LOCATION "', ?2)",
+                   "si", subscription, clock_now_ms());
+    if (rc == 0)
+        rc = store_run(
+            s,
+            "INSERT INTO resources(id, subscription_id, resource_group, type, name, "
+            "location, tags, body, etag, created_at, changed_at) VALUES(?1, ?2, '" DEV_GROUP
+            "', '" ACCOUNT_TYPE "', '" DEV_ACCOUNT "', '" DEV_LOCATION "', '{}', ?3, ?4, ?5, ?5)",
+            "ssssi", id, subscription, json_writer_text(w, NULL), arena_printf(a, "W/\"%s\"", etag),
+            clock_now_ms());
+    if (rc == 0)
+        rc = store_keys(s, DEV_ACCOUNT, DEV_KEY, new_key(a));
+    json_writer_free(w);
+    arena_free(a);
+    return rc;
 }

@@ -8,7 +8,7 @@
 const struct module *const modules[MODULE_COUNT] = {
     [MODULE_ARM] = &arm_module,         [MODULE_AAD] = &aad_module,
     [MODULE_IMDS] = &imds_module,       [MODULE_KEYVAULT] = &keyvault_module,
-    [MODULE_STORAGE] = &storage_module,
+    [MODULE_STORAGE] = &storage_module, [MODULE_AZURITE] = &azurite_module,
 };
 
 const struct module *module_by_name(const char *name)

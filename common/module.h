@@ -21,6 +21,7 @@ enum module_id {
     MODULE_IMDS,
     MODULE_KEYVAULT,
     MODULE_STORAGE,
+    MODULE_AZURITE, /* Blob Storage again, plain http on Azurite's port */
     MODULE_COUNT
 };
 
@@ -34,7 +35,7 @@ typedef void (*module_error_renderer)(struct http_request *req, int status, cons
 struct module {
     const char *name;  /* "arm", "keyvault": flags, logs and /health use it */
     const char *title; /* "Azure Resource Manager" for the help text */
-    bool tls;          /* HTTPS listener (all but IMDS, which is plain HTTP in Azure) */
+    bool tls;          /* HTTPS listener (all but IMDS, plain HTTP in Azure, and Azurite's) */
     uint16_t default_port;
     size_t max_body; /* request bodies above this get 413 */
     module_error_renderer render_error;
@@ -54,6 +55,7 @@ extern const struct module aad_module;
 extern const struct module imds_module;
 extern const struct module keyvault_module;
 extern const struct module storage_module;
+extern const struct module azurite_module;
 
 /* All modules, indexed by enum module_id. */
 extern const struct module *const modules[MODULE_COUNT];

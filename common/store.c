@@ -6,6 +6,7 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "util.h"
 
 #include <sqlite3.h>
 #include <assert.h>
@@ -273,6 +274,10 @@ const struct store_migration store_schema[] = {
      "ALTER TABLE blob_containers ADD COLUMN lease_duration INTEGER;"
      "ALTER TABLE blob_containers ADD COLUMN lease_ends INTEGER;"
      "ALTER TABLE blob_containers ADD COLUMN lease_broken INTEGER NOT NULL DEFAULT 0;"},
+    /* A container's stored access policies (storage/acl.c): the JSON array of its signed
+     * identifiers, [{"id","start","expiry","permission"}], at most five. */
+    {"blob container access policies",
+     "ALTER TABLE blob_containers ADD COLUMN access_policies TEXT NOT NULL DEFAULT '[]';"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 
@@ -550,4 +555,30 @@ int store_meta_set(struct store *s, const char *key, const char *value)
     rc = store_step(st);
     store_finalize(st);
     return rc < 0 ? rc : 0;
+}
+
+int store_meta_secret(struct store *s, const char *key, unsigned char out[32])
+{
+    char *hex = NULL;
+    int rc = store_meta_get(s, key, &hex);
+    if (rc == AZ_ENOTFOUND) {
+        unsigned char fresh[32];
+        char text[65];
+        random_bytes(fresh, sizeof(fresh));
+        for (size_t i = 0; i < sizeof(fresh); i++)
+            snprintf(text + 2 * i, 3, "%02x", fresh[i]);
+        rc = store_run(s, "INSERT OR IGNORE INTO meta(key, value) VALUES(?1, ?2)", "ss", key, text);
+        if (rc == 0)
+            rc = store_meta_get(s, key, &hex);
+    }
+    if (rc != 0)
+        return rc;
+    bool ok = strlen(hex) == 64;
+    for (size_t i = 0; ok && i < 32; i++) {
+        unsigned int byte;
+        ok = sscanf(hex + 2 * i, "%2x", &byte) == 1;
+        out[i] = (unsigned char)byte;
+    }
+    free(hex);
+    return ok ? 0 : AZ_ESTORE;
 }

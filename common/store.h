@@ -85,5 +85,8 @@ int64_t store_last_insert_rowid(struct store *s);
  * (caller frees) or NULL with AZ_ENOTFOUND. */
 int store_meta_get(struct store *s, const char *key, char **out);
 int store_meta_set(struct store *s, const char *key, const char *value);
+/* A 32-byte key of this azsim's own, kept under meta `key` and made at random on first use
+ * (whichever thread makes it first wins: every caller gets the same key). 0 or an error. */
+int store_meta_secret(struct store *s, const char *key, unsigned char out[32]);
 
 #endif

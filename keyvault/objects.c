@@ -315,26 +315,7 @@ int kv_object_export(struct http_request *req, const char *collection, const cha
 
 static bool seal_key(struct http_request *req, unsigned char key[32])
 {
-    char *hex = NULL;
-    if (store_meta_get(req->store, SEAL_KEY, &hex) != 0) {
-        unsigned char fresh[32];
-        random_bytes(fresh, sizeof(fresh));
-        hex = xmalloc(65);
-        for (size_t i = 0; i < sizeof(fresh); i++)
-            snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
-        if (store_meta_set(req->store, SEAL_KEY, hex) != 0) {
-            free(hex);
-            return false;
-        }
-    }
-    bool ok = strlen(hex) == 64;
-    for (size_t i = 0; ok && i < 32; i++) {
-        unsigned int byte;
-        ok = sscanf(hex + 2 * i, "%2x", &byte) == 1;
-        key[i] = (unsigned char)byte;
-    }
-    free(hex);
-    return ok;
+    return store_meta_secret(req->store, SEAL_KEY, key) == 0;
 }
 
 const char *kv_backup_seal(struct http_request *req, const char *text, size_t len)

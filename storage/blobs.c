@@ -12,6 +12,7 @@
  * …/containers/blobs/read|write|delete.
  */
 #include "storage/storage.h"
+#include "storage/xml.h"
 
 #include "common/error.h"
 #include "common/json.h"
@@ -44,14 +45,14 @@ static const char *const blob_headers[][2] = {
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
-static int fail_store(struct http_request *req)
+int blob_fail_store(struct http_request *req)
 {
     return http_fail(req, 500, "InternalError",
                      "The server encountered an internal error. Please retry the request.");
 }
 
 /* A fresh ETag in Storage's form, "0x8D…". */
-static const char *new_etag(struct http_request *req)
+const char *blob_new_etag(struct http_request *req)
 {
     unsigned char r[7];
     random_bytes(r, sizeof(r));
@@ -59,7 +60,7 @@ static const char *new_etag(struct http_request *req)
                         r[4], r[5], r[6] & 0xf);
 }
 
-static const char *http_date(struct http_request *req, int64_t ms)
+const char *blob_http_date(struct http_request *req, int64_t ms)
 {
     char *out = arena_alloc(req->arena, 40);
     clock_format_http(ms, out, 40);
@@ -123,26 +124,6 @@ static const char *md5_base64(struct http_request *req, const void *data, size_t
     return base64_encode(req->arena, md, n);
 }
 
-static void xml_text(struct buf *b, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '&': buf_puts(b, "&amp;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        default: buf_putc(b, *s);
-        }
-    }
-}
-
-static void xml_element(struct buf *b, const char *name, const char *value)
-{
-    buf_printf(b, "<%s>", name);
-    xml_text(b, value);
-    buf_printf(b, "</%s>", name);
-}
-
 /* A listing's <Metadata> from a row's stored metadata. */
 static void xml_metadata(struct http_request *req, struct buf *x, const char *stored)
 {
@@ -187,9 +168,21 @@ int blob_container_access(struct http_request *req, const char **access)
     return rc == 1 ? 0 : rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
 }
 
-static int fail_no_container(struct http_request *req)
+int blob_fail_no_container(struct http_request *req)
 {
     return http_fail(req, 404, "ContainerNotFound", "The specified container does not exist.");
+}
+
+int blob_public_access(struct http_request *req, const char **access)
+{
+    *access = http_header(req, "x-ms-blob-public-access");
+    if (*access && !(str_ieq(*access, "blob") || str_ieq(*access, "container")))
+        return http_fail(req, 400, "InvalidHeaderValue",
+                         "The value for one of the HTTP headers is not in the correct format.");
+    if (*access && !blob_request(req)->allow_public)
+        return http_fail(req, 409, "PublicAccessNotPermitted",
+                         "Public access is not permitted on this storage account.");
+    return 0;
 }
 
 /* Container names: 3-63 lower-case letters, digits and single dashes, a letter or digit first. */
@@ -214,14 +207,10 @@ int blob_create_container(struct http_request *req)
     if (!valid_container_name(b->container))
         return http_fail(req, 400, "InvalidResourceName",
                          "The specifed resource name contains invalid characters.");
-    const char *access = http_header(req, "x-ms-blob-public-access");
-    if (access && !(str_ieq(access, "blob") || str_ieq(access, "container")))
-        return http_fail(req, 400, "InvalidHeaderValue",
-                         "The value for one of the HTTP headers is not in the correct format.");
-    if (access && !b->allow_public)
-        return http_fail(req, 409, "PublicAccessNotPermitted",
-                         "Public access is not permitted on this storage account.");
-    const char *etag = new_etag(req);
+    const char *access;
+    if (blob_public_access(req, &access) != 0)
+        return AZ_EREPLIED;
+    const char *etag = blob_new_etag(req);
     int64_t now = clock_now_ms();
     int rc = store_run(req->store,
                        "INSERT INTO blob_containers(account, name, public_access, metadata, etag, "
@@ -231,9 +220,9 @@ int blob_create_container(struct http_request *req)
         return http_fail(req, 409, "ContainerAlreadyExists",
                          "The specified container already exists.");
     if (rc != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     http_set_header(req, "ETag", etag);
-    http_set_header(req, "Last-Modified", http_date(req, now));
+    http_set_header(req, "Last-Modified", blob_http_date(req, now));
     return http_reply(req, 201, NULL, "", 0);
 }
 
@@ -245,7 +234,7 @@ int blob_delete_container(struct http_request *req)
     const char *access;
     int rc = blob_container_access(req, &access);
     if (rc == AZ_ENOTFOUND)
-        return fail_no_container(req);
+        return blob_fail_no_container(req);
     if (rc == 0 && blob_lease_check(req) != 0)
         return AZ_EREPLIED;
     /* Files first go with their rows; a crash between leaves files nothing names. */
@@ -255,7 +244,7 @@ int blob_delete_container(struct http_request *req)
                                  "UNION ALL SELECT file FROM blob_blocks WHERE account = ?1 AND "
                                  "container = ?2",
                                  &st) != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     store_bind_text(st, 1, b->account);
     store_bind_text(st, 2, b->container);
     const char *files[256];
@@ -275,7 +264,7 @@ int blob_delete_container(struct http_request *req)
         rc = store_commit(req->store);
     if (rc != 0) {
         store_rollback(req->store);
-        return fail_store(req);
+        return blob_fail_store(req);
     }
     for (size_t i = 0; i < nfiles; i++)
         remove_content(req, files[i]);
@@ -293,18 +282,18 @@ int blob_get_container(struct http_request *req)
                       "coalesce(lease_duration, -1), coalesce(lease_ends, 0), lease_broken FROM "
                       "blob_containers WHERE account = ?1 AND name = ?2",
                       &st) != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     store_bind_text(st, 1, b->account);
     store_bind_text(st, 2, b->container);
     if (store_step(st) != 1) {
         store_finalize(st);
-        return fail_no_container(req);
+        return blob_fail_no_container(req);
     }
     if (store_column_text(st, 0))
         http_set_header(req, "x-ms-blob-public-access", store_column_text(st, 0));
     set_metadata_headers(req, store_column_text(st, 1));
     http_set_header(req, "ETag", store_column_text(st, 2));
-    http_set_header(req, "Last-Modified", http_date(req, store_column_int64(st, 3)));
+    http_set_header(req, "Last-Modified", blob_http_date(req, store_column_int64(st, 3)));
     blob_lease_headers(req, store_column_text(st, 4), store_column_int64(st, 5),
                        store_column_int64(st, 6), store_column_int64(st, 7) != 0);
     store_finalize(st);
@@ -318,17 +307,17 @@ int blob_set_container_metadata(struct http_request *req)
     const struct blob_request *b = blob_request(req);
     if (blob_authorize(req, false, CONTAINERS "/write", false) != 0 || blob_lease_check(req) != 0)
         return AZ_EREPLIED;
-    const char *etag = new_etag(req);
+    const char *etag = blob_new_etag(req);
     int64_t now = clock_now_ms();
     if (store_run(req->store,
                   "UPDATE blob_containers SET metadata = ?3, etag = ?4, modified = ?5 WHERE "
                   "account = ?1 AND name = ?2",
                   "ssssi", b->account, b->container, metadata_of(req), etag, now) != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     if (store_changes(req->store) == 0)
-        return fail_no_container(req);
+        return blob_fail_no_container(req);
     http_set_header(req, "ETag", etag);
-    http_set_header(req, "Last-Modified", http_date(req, now));
+    http_set_header(req, "Last-Modified", blob_http_date(req, now));
     return http_reply(req, 200, NULL, "", 0);
 }
 
@@ -357,7 +346,7 @@ int blob_list_containers(struct http_request *req)
                       "blob_containers WHERE account = ?1 AND name >= ?2 AND "
                       "substr(name, 1, length(?3)) = ?3 ORDER BY name LIMIT ?4",
                       &st) != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     store_bind_text(st, 1, b->account);
     store_bind_text(st, 2, marker ? marker : "");
     store_bind_text(st, 3, prefix ? prefix : "");
@@ -384,7 +373,7 @@ int blob_list_containers(struct http_request *req)
         buf_puts(&x, "<Container>");
         xml_element(&x, "Name", store_column_text(st, 0));
         buf_puts(&x, "<Properties>");
-        xml_element(&x, "Last-Modified", http_date(req, store_column_int64(st, 4)));
+        xml_element(&x, "Last-Modified", blob_http_date(req, store_column_int64(st, 4)));
         xml_element(&x, "Etag", store_column_text(st, 3));
         blob_lease_xml(&x, store_column_text(st, 5), store_column_int64(st, 6),
                        store_column_int64(st, 7), store_column_int64(st, 8) != 0);
@@ -447,7 +436,7 @@ static int fail_no_blob(struct http_request *req)
 {
     const char *access;
     if (blob_container_access(req, &access) == AZ_ENOTFOUND)
-        return fail_no_container(req);
+        return blob_fail_no_container(req);
     return http_fail(req, 404, "BlobNotFound", "The specified blob does not exist.");
 }
 
@@ -503,7 +492,7 @@ static int store_blob(struct http_request *req, const char *file, int64_t size, 
                       const char *properties, const char *metadata, const struct blob_row *old)
 {
     const struct blob_request *b = blob_request(req);
-    const char *etag = new_etag(req);
+    const char *etag = blob_new_etag(req);
     int64_t now = clock_now_ms();
     int rc =
         store_run(req->store,
@@ -518,12 +507,12 @@ static int store_blob(struct http_request *req, const char *file, int64_t size, 
                   metadata, etag, old ? old->created : now, now);
     if (rc != 0) {
         remove_content(req, file);
-        return fail_store(req);
+        return blob_fail_store(req);
     }
     if (old)
         remove_content(req, old->file);
     http_set_header(req, "ETag", etag);
-    http_set_header(req, "Last-Modified", http_date(req, now));
+    http_set_header(req, "Last-Modified", blob_http_date(req, now));
     return 0;
 }
 
@@ -546,12 +535,12 @@ static int begin_write(struct http_request *req, struct blob_row *old, bool *exi
         return AZ_EREPLIED;
     int rc = blob_container_access(req, &access);
     if (rc == AZ_ENOTFOUND)
-        return fail_no_container(req);
+        return blob_fail_no_container(req);
     if (rc != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     rc = find_blob(req, old);
     if (rc != 0 && rc != AZ_ENOTFOUND)
-        return fail_store(req);
+        return blob_fail_store(req);
     *exists = rc == 0;
     if (*exists && blob_lease_check(req) != 0)
         return AZ_EREPLIED;
@@ -582,7 +571,7 @@ int blob_put(struct http_request *req)
                          "calculated by the server.");
     const char *file = write_content(req, req->body, req->body_len);
     if (!file)
-        return fail_store(req);
+        return blob_fail_store(req);
     return save_blob(req, file, (int64_t)req->body_len, md5, exists ? &old : NULL);
 }
 
@@ -640,7 +629,7 @@ static int copy_blob(struct http_request *req)
     if (rc == AZ_EREPLIED)
         return rc;
     if (rc != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     int in = open(arena_printf(req->arena, "%s/%s", content_dir(req), from.file), O_RDONLY);
     char id[37];
     uuid_v4(id);
@@ -660,7 +649,7 @@ static int copy_blob(struct http_request *req)
         close(out);
     if (!ok) {
         unlink(path);
-        return fail_store(req);
+        return blob_fail_store(req);
     }
     const char *metadata = metadata_of(req);
     if (strcmp(metadata, "{}") == 0)
@@ -690,7 +679,7 @@ int blob_put_block(struct http_request *req)
         return AZ_EREPLIED;
     const char *file = write_content(req, req->body, req->body_len);
     if (!file)
-        return fail_store(req);
+        return blob_fail_store(req);
     /* A block staged again replaces the earlier one. */
     struct store_stmt *st;
     const char *replaced = NULL;
@@ -712,7 +701,7 @@ int blob_put_block(struct http_request *req)
                   "sssssi", b->account, b->container, b->blob, id, file,
                   (int64_t)req->body_len) != 0) {
         remove_content(req, file);
-        return fail_store(req);
+        return blob_fail_store(req);
     }
     remove_content(req, replaced);
     http_set_header(req, "Content-MD5", md5_base64(req, req->body ? req->body : "", req->body_len));
@@ -750,7 +739,7 @@ int blob_put_block_list(struct http_request *req)
     const char *path = arena_printf(req->arena, "%s/%s", content_dir(req), file);
     int out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (out < 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     EVP_MD_CTX *md5 = EVP_MD_CTX_new();
     EVP_DigestInit_ex(md5, EVP_md5(), NULL);
     /* <BlockList><Latest>id</Latest><Uncommitted>id</Uncommitted>…</BlockList> */
@@ -803,7 +792,7 @@ int blob_put_block_list(struct http_request *req)
         unlink(path);
         if (rc == AZ_ENOTFOUND || rc == AZ_EINVAL)
             return http_fail(req, 400, "InvalidBlockList", "The specified block list is invalid.");
-        return fail_store(req);
+        return blob_fail_store(req);
     }
     /* The staged blocks' files go once the blob names its own. */
     struct store_stmt *st;
@@ -838,8 +827,8 @@ static void set_blob_headers(struct http_request *req, const struct blob_row *ro
     for (size_t i = 0; i < json_len(props); i++)
         http_set_header(req, json_key_at(props, i), json_string(json_at(props, i)));
     http_set_header(req, "ETag", row->etag);
-    http_set_header(req, "Last-Modified", http_date(req, row->modified));
-    http_set_header(req, "x-ms-creation-time", http_date(req, row->created));
+    http_set_header(req, "Last-Modified", blob_http_date(req, row->modified));
+    http_set_header(req, "x-ms-creation-time", blob_http_date(req, row->created));
     http_set_header(req, "x-ms-blob-type", "BlockBlob");
     blob_lease_headers(req, row->lease_id, row->lease_duration, row->lease_ends, row->lease_broken);
     http_set_header(req, "x-ms-server-encrypted", "true");
@@ -878,7 +867,7 @@ int blob_get(struct http_request *req)
     if (rc == AZ_ENOTFOUND)
         return fail_no_blob(req);
     if (rc != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     if (check_conditions(req, &row, true) != 0)
         return AZ_EREPLIED;
     int64_t start = 0, end = row.size - 1;
@@ -907,7 +896,7 @@ int blob_get(struct http_request *req)
     /* The content goes out a piece at a time, straight from its file. */
     int fd = open(arena_printf(req->arena, "%s/%s", content_dir(req), row.file), O_RDONLY);
     if (fd < 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     return http_reply_file(req, ranged ? 206 : 200, NULL, fd, start, len);
 }
 
@@ -921,13 +910,13 @@ int blob_delete(struct http_request *req)
     if (rc == AZ_ENOTFOUND)
         return fail_no_blob(req);
     if (rc != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     if (blob_lease_check(req) != 0 || check_conditions(req, &row, false) != 0)
         return AZ_EREPLIED;
     if (store_run(req->store,
                   "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3", "sss",
                   b->account, b->container, b->blob) != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     remove_content(req, row.file);
     http_set_header(req, "x-ms-delete-type-permanent", "true");
     return http_reply(req, 202, NULL, "", 0);
@@ -944,10 +933,10 @@ static int update_blob(struct http_request *req, const char *column, const char 
     if (rc == AZ_ENOTFOUND)
         return fail_no_blob(req);
     if (rc != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     if (blob_lease_check(req) != 0 || check_conditions(req, &row, false) != 0)
         return AZ_EREPLIED;
-    const char *etag = new_etag(req);
+    const char *etag = blob_new_etag(req);
     int64_t now = clock_now_ms();
     if (store_run(req->store,
                   arena_printf(req->arena,
@@ -955,9 +944,9 @@ static int update_blob(struct http_request *req, const char *column, const char 
                                "account = ?1 AND container = ?2 AND name = ?3",
                                column),
                   "sssssi", b->account, b->container, b->blob, value, etag, now) != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     http_set_header(req, "ETag", etag);
-    http_set_header(req, "Last-Modified", http_date(req, now));
+    http_set_header(req, "Last-Modified", blob_http_date(req, now));
     return http_reply(req, 200, NULL, "", 0);
 }
 
@@ -990,10 +979,10 @@ int blob_get_metadata(struct http_request *req)
     if (rc == AZ_ENOTFOUND)
         return fail_no_blob(req);
     if (rc != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     set_metadata_headers(req, row.metadata);
     http_set_header(req, "ETag", row.etag);
-    http_set_header(req, "Last-Modified", http_date(req, row.modified));
+    http_set_header(req, "Last-Modified", blob_http_date(req, row.modified));
     return http_reply(req, 200, NULL, "", 0);
 }
 
@@ -1007,9 +996,9 @@ int blob_list_blobs(struct http_request *req)
     const char *access;
     int rc = blob_container_access(req, &access);
     if (rc == AZ_ENOTFOUND)
-        return fail_no_container(req);
+        return blob_fail_no_container(req);
     if (rc != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     const char *prefix = http_query(req, "prefix");
     const char *delimiter = http_query(req, "delimiter");
     const char *marker = http_query(req, "marker");
@@ -1023,7 +1012,7 @@ int blob_list_blobs(struct http_request *req)
                       "lease_broken FROM blobs WHERE account = ?1 AND container = ?2 AND "
                       "name >= ?3 AND substr(name, 1, length(?4)) = ?4 ORDER BY name",
                       &st) != 0)
-        return fail_store(req);
+        return blob_fail_store(req);
     store_bind_text(st, 1, b->account);
     store_bind_text(st, 2, b->container);
     store_bind_text(st, 3, marker ? marker : "");
@@ -1075,8 +1064,8 @@ int blob_list_blobs(struct http_request *req)
         buf_puts(&x, "<Blob>");
         xml_element(&x, "Name", name);
         buf_puts(&x, "<Properties>");
-        xml_element(&x, "Creation-Time", http_date(req, store_column_int64(st, 6)));
-        xml_element(&x, "Last-Modified", http_date(req, store_column_int64(st, 7)));
+        xml_element(&x, "Creation-Time", blob_http_date(req, store_column_int64(st, 6)));
+        xml_element(&x, "Last-Modified", blob_http_date(req, store_column_int64(st, 7)));
         xml_element(&x, "Etag", store_column_text(st, 5));
         buf_printf(&x, "<Content-Length>%lld</Content-Length>",
                    (long long)store_column_int64(st, 1));

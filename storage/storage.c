@@ -10,15 +10,17 @@
  *     Owner), audited; a missing or bad token gets 401 with the challenge the SDKs read;
  *   - Shared Key, the exact string-to-sign of the REST API with either account key, and shared
  *     access signatures made with them (sas.c), both refused when the account disallows Shared
- *     Key;
+ *     Key; user delegation SAS, made with a key an Entra ID caller obtained (sas.c);
  *   - nobody, for reads of containers whose public access level allows them, on accounts that
  *     allow public access.
  * Every answer echoes x-ms-version (any is accepted); errors are Storage's XML with
  * x-ms-error-code.
  *
- * Not emulated yet: user delegation SAS, copy, append and page
- * blobs, blob service properties, the Azurite development account; a single PUT is held in
- * memory, so it is capped at 256 MiB (larger blobs go up in blocks).
+ * The same service listens in plain http on Azurite's port (azurite_module), where the
+ * development account devstoreaccount1 (arm/storage.c) answers "UseDevelopmentStorage=true".
+ *
+ * Not emulated yet: append and page blobs, blob service properties, copies from other accounts;
+ * a single PUT is held in memory, so it is capped at 256 MiB (larger blobs go up in blocks).
  */
 #include "storage/storage.h"
 
@@ -58,16 +60,17 @@ static struct blob_request *address(struct http_request *req)
     struct blob_request *b = arena_alloc(req->arena, sizeof(*b));
     const char *host = host_name(req);
     const char *dot = strchr(host, '.');
+    const char *scheme = req->tls ? "https" : "http";
     const char *path = req->path + strspn(req->path, "/");
     size_t first = strcspn(path, "/");
     if (dot && strncmp(dot + 1, "blob.", 5) == 0) {
         b->account = arena_strndup(req->arena, host, (size_t)(dot - host));
-        b->endpoint = arena_printf(req->arena, "https://%s", req->host);
+        b->endpoint = arena_printf(req->arena, "%s://%s", scheme, req->host);
     } else {
         if (first == 0)
             return NULL;
         b->account = arena_strndup(req->arena, path, first);
-        b->endpoint = arena_printf(req->arena, "https://%s/%s", req->host, b->account);
+        b->endpoint = arena_printf(req->arena, "%s://%s/%s", scheme, req->host, b->account);
         path += first;
         path += strspn(path, "/");
     }
@@ -172,32 +175,6 @@ static const char *string_to_sign(struct http_request *req, const char *account)
     return text;
 }
 
-/* Does `signature` sign the request with either of the account's keys? */
-static bool shared_key_valid(struct http_request *req, const char *account, const char *signature)
-{
-    struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT key1, key2 FROM storage_account_keys WHERE account = ?1",
-                      &st) != 0)
-        return false;
-    store_bind_text(st, 1, account);
-    bool ok = false;
-    if (store_step(st) == 1) {
-        const char *text = string_to_sign(req, account);
-        for (int k = 0; k < 2 && !ok; k++) {
-            const char *key64 = store_column_text(st, k);
-            unsigned char *key = NULL;
-            long klen = base64_decode(req->arena, key64, strlen(key64), &key);
-            unsigned char mac[EVP_MAX_MD_SIZE];
-            unsigned int maclen = 0;
-            if (klen > 0 && HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)text,
-                                 strlen(text), mac, &maclen))
-                ok = strcmp(base64_encode(req->arena, mac, maclen), signature) == 0;
-        }
-    }
-    store_finalize(st);
-    return ok;
-}
-
 /* ---- authentication -------------------------------------------------------------------------- */
 
 static int challenge(struct http_request *req, const char *tenant, int status, const char *code,
@@ -222,14 +199,11 @@ static int storage_authenticate(struct http_request *req)
     if (!b || !find_account(req, b, &tenant, &shared_key))
         return http_fail(req, 404, "ResourceNotFound", "The specified resource does not exist.");
     b->tenant = tenant;
+    b->shared_key = shared_key;
     req->context = b;
     const char *auth = http_header(req, "Authorization");
-    if (!auth && http_query(req, "sig")) {
-        if (!shared_key)
-            return http_fail(req, 403, "KeyBasedAuthenticationNotPermitted",
-                             "Key based authentication is not permitted on this storage account.");
+    if (!auth && http_query(req, "sig"))
         return blob_check_sas(req, b);
-    }
     if (!auth) {
         b->anonymous = true;
         return 0; /* the operation decides whether its container is public */
@@ -241,7 +215,7 @@ static int storage_authenticate(struct http_request *req)
             return http_fail(req, 403, "KeyBasedAuthenticationNotPermitted",
                              "Key based authentication is not permitted on this storage account.");
         if (!colon || !str_ieqn(cred, (size_t)(colon - cred), b->account) ||
-            !shared_key_valid(req, b->account, colon + 1))
+            !blob_signed_by_account(req, b->account, string_to_sign(req, b->account), colon + 1))
             return http_fail(req, 403, "AuthenticationFailed",
                              "Server failed to authenticate the request. Make sure the value of "
                              "Authorization header is formed correctly including the signature.");
@@ -272,6 +246,14 @@ static int storage_authenticate(struct http_request *req)
 
 /* ---- authorization --------------------------------------------------------------------------- */
 
+int blob_deny_anonymous(struct http_request *req)
+{
+    challenge(req, blob_request(req)->tenant, 401, "NoAuthenticationInformation",
+              "Server failed to authenticate the request. Please refer to the information in the "
+              "www-authenticate header.");
+    return AZ_EREPLIED;
+}
+
 int blob_authorize(struct http_request *req, bool data_action, const char *action, bool listing)
 {
     const struct blob_request *b = blob_request(req);
@@ -284,28 +266,25 @@ int blob_authorize(struct http_request *req, bool data_action, const char *actio
         if (shown && !b->allow_public)
             return http_fail(req, 409, "PublicAccessNotPermitted",
                              "Public access is not permitted on this storage account.");
-        if (shown)
-            return 0;
-        challenge(req, b->tenant, 401, "NoAuthenticationInformation",
-                  "Server failed to authenticate the request. Please refer to the information in "
-                  "the www-authenticate header.");
-        return AZ_EREPLIED;
+        return shown ? 0 : blob_deny_anonymous(req);
     }
-    if (b->sas_permissions)
-        return blob_check_sas_permission(req, action, listing);
-    if (!b->bearer)
-        return 0; /* Shared Key: the account's keys may do anything */
+    if (b->sas_permissions && blob_check_sas_permission(req, action, listing) != 0)
+        return AZ_EREPLIED;
+    if (!b->bearer && !b->delegator)
+        return 0; /* Shared Key, or a SAS made with it: the account's keys may do anything */
+    /* Entra ID callers, and the signers of user delegation SAS, as their roles allow now. */
+    const char *principal = b->delegator ? b->delegator : req->caller->oid;
     const char *scope = b->container
                             ? arena_printf(req->arena, "%s/blobServices/default/containers/%s",
                                            b->account_id, b->container)
                             : b->account_id;
     struct rbac_decision d;
-    if (rbac_check(req->store, req->caller->oid, data_action ? RBAC_DATA_ACTION : RBAC_ACTION,
-                   action, scope, &d) != 0)
+    if (rbac_check(req->store, principal, data_action ? RBAC_DATA_ACTION : RBAC_ACTION, action,
+                   scope, &d) != 0)
         return http_fail(req, 500, "InternalError", "The authorization store failed.");
     audit_record(req->store, &(struct audit_entry){
                                  .module = "storage",
-                                 .principal = req->caller->oid,
+                                 .principal = principal,
                                  .action = action,
                                  .scope = scope,
                                  .allowed = d.allowed,
@@ -344,6 +323,9 @@ static int storage_dispatch(struct http_request *req)
     if (!b->container) {
         if (m == HTTP_GET && comp && str_ieq(comp, "list"))
             return blob_list_containers(req);
+        if (m == HTTP_POST && comp && str_ieq(comp, "userdelegationkey") &&
+            query_is(req, "restype", "service"))
+            return blob_get_user_delegation_key(req);
         return unsupported(req);
     }
     if (!b->blob && container) {
@@ -359,6 +341,10 @@ static int storage_dispatch(struct http_request *req)
             return blob_list_blobs(req);
         if (comp && str_ieq(comp, "lease") && m == HTTP_PUT)
             return blob_lease(req);
+        if (comp && str_ieq(comp, "acl") && (m == HTTP_GET || m == HTTP_HEAD))
+            return blob_get_container_acl(req);
+        if (comp && str_ieq(comp, "acl") && m == HTTP_PUT)
+            return blob_set_container_acl(req);
         return unsupported(req);
     }
     if (!b->blob)
@@ -393,6 +379,8 @@ static const struct route storage_routes[] = {
     {HTTP_HEAD, "/{path*}", storage_dispatch, "Blob_Head", NULL},
     {HTTP_PUT, "/{path*}", storage_dispatch, "Blob_Put", NULL},
     {HTTP_DELETE, "/{path*}", storage_dispatch, "Blob_Delete", NULL},
+    {HTTP_POST, "/{path*}", storage_dispatch, "Blob_Post", NULL},
+    {HTTP_POST, "/", storage_dispatch, "Service_Post", NULL},
     {HTTP_GET, "/", storage_dispatch, "Service_Get", NULL},
 };
 
@@ -401,6 +389,21 @@ const struct module storage_module = {
     .title = "Blob Storage",
     .tls = true,
     .default_port = 4705,
+    .max_body = 256 * 1024 * 1024,
+    .render_error = http_render_storage_error,
+    .routes = storage_routes,
+    .nroutes = ARRAY_SIZE(storage_routes),
+    .authenticate = storage_authenticate,
+};
+
+/* The same service in plain http on Azurite's blob port, where "UseDevelopmentStorage=true"
+ * connection strings point (http://127.0.0.1:10000/devstoreaccount1). Shared Key and SAS work
+ * over it; the SDKs send bearer tokens only over https. */
+const struct module azurite_module = {
+    .name = "azurite",
+    .title = "Blob Storage, http (Azurite)",
+    .tls = false,
+    .default_port = 10000,
     .max_body = 256 * 1024 * 1024,
     .render_error = http_render_storage_error,
     .routes = storage_routes,

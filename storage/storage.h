@@ -23,8 +23,10 @@ struct blob_request {
     bool bearer;                    /* authenticated with an Entra ID token: RBAC decides */
     bool anonymous;                 /* no credentials: only public containers' reads */
     bool allow_public;              /* the account's allowBlobPublicAccess */
+    bool shared_key;                /* the account's allowSharedKeyAccess */
     const char *sas_permissions;    /* a SAS's sp, when the request carries a valid one */
     const char *sas_resource_types; /* an account SAS's srt; NULL for a service SAS */
+    const char *delegator;          /* a user delegation SAS's signer (skoid): RBAC decides too */
 };
 
 const struct blob_request *blob_request(const struct http_request *req);
@@ -37,11 +39,31 @@ const struct blob_request *blob_request(const struct http_request *req);
  * request failed (403 AuthorizationPermissionMismatch, 404 for hidden anonymous reads).
  */
 int blob_authorize(struct http_request *req, bool data_action, const char *action, bool listing);
+/* 401 NoAuthenticationInformation with the challenge, for what anonymous callers never may do. */
+int blob_deny_anonymous(struct http_request *req);
 
 /* A SAS in the query (sas.c): its signature, window, address and scope checked, its
  * permissions kept in `b` for blob_check_sas_permission. 0, or the request failed (403). */
 int blob_check_sas(struct http_request *req, struct blob_request *b);
 int blob_check_sas_permission(struct http_request *req, const char *action, bool listing);
+/* POST ?restype=service&comp=userdelegationkey: a key user delegation SAS are signed with. */
+int blob_get_user_delegation_key(struct http_request *req);
+/* Is `sig` base64(HMAC-SHA256) of `text` under one of the account's keys? */
+bool blob_signed_by_account(struct http_request *req, const char *account, const char *text,
+                            const char *sig);
+/* "2026-11-27T10:00:00Z" (or without seconds, or a date) as ms since the epoch; false if not. */
+bool blob_parse_time(const char *text, int64_t *ms);
+
+/* A container's ACL (acl.c): Get and Set Container ACL, and the stored access policy `id` of
+ * `container` a service SAS names (fields "" when the policy leaves them to the SAS): 0,
+ * AZ_ENOTFOUND or AZ_ESTORE. */
+struct blob_policy {
+    const char *start, *expiry, *permission;
+};
+int blob_get_container_acl(struct http_request *req);
+int blob_set_container_acl(struct http_request *req);
+int blob_find_policy(struct http_request *req, const char *container, const char *id,
+                     struct blob_policy *out);
 
 /* The container's public access level (NULL private, "blob", "container"); AZ_ENOTFOUND when
  * there is no such container. */
@@ -55,6 +77,15 @@ int blob_lease_check(struct http_request *req);
 void blob_lease_headers(struct http_request *req, const char *id, int64_t duration, int64_t ends,
                         bool broken);
 void blob_lease_xml(struct buf *x, const char *id, int64_t duration, int64_t ends, bool broken);
+
+/* What the operations' files share (blobs.c): Storage's 500 and 404 ContainerNotFound, a new
+ * ETag ("0x8D…"), an HTTP date, and the x-ms-blob-public-access header of a request, checked
+ * (NULL: private): 0, or the request failed. */
+int blob_fail_store(struct http_request *req);
+int blob_fail_no_container(struct http_request *req);
+const char *blob_new_etag(struct http_request *req);
+const char *blob_http_date(struct http_request *req, int64_t ms);
+int blob_public_access(struct http_request *req, const char **access);
 
 /* Operations (blobs.c), chosen by storage.c from the method, restype and comp. */
 int blob_list_containers(struct http_request *req);

@@ -30,7 +30,7 @@ PYTHON = '/usr/bin/python3'
 AZ = shutil.which('az', path='/usr/bin:/bin') or '/usr/bin/az'
 SDK_TOKEN = os.path.join(HERE, 'sdk_token.py')
 
-MODULES = ['arm', 'aad', 'imds', 'keyvault', 'storage']
+MODULES = ['arm', 'aad', 'imds', 'keyvault', 'storage', 'azurite']
 START_TIMEOUT = 30   # key generation is slow in the sanitizer build
 STOP_TIMEOUT = 15    # SIGTERM drains requests for up to 5 s, then leak reports
 AZ_TIMEOUT = 60      # per az command

@@ -20,7 +20,7 @@ describe('a running azsim', () => {
     // Listeners, then the directory's tenant and admin credentials, then the CA.
     assert.deepEqual(lines.map((l) => l[0]), ['proxy', ...az.MODULES, 'tenant', 'subscription', 'admin', 'admin', 'ca']);
     for (const m of az.MODULES) {
-      const scheme = m === 'imds' ? 'http' : 'https';
+      const scheme = !az.TLS_MODULES.includes(m) ? 'http' : 'https';
       assert.match(s.urls[m], new RegExp(`^${scheme}://127\\.0\\.0\\.1:\\d+$`), m);
       assert.ok(s.ports[m] > 0, `${m} port`);
     }

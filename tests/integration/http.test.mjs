@@ -15,7 +15,7 @@ describe('HTTP behaviour common to all modules', () => {
   for (const m of az.MODULES) {
     // Blob Storage reads every path as /<account>/<container>/<blob> (path-style): an unknown
     // path is an account that does not exist, and GET, HEAD, PUT and DELETE go everywhere.
-    const storage = m === 'storage';
+    const storage = m === 'storage' || m === 'azurite';
 
     it(`${m}: unknown paths are 404 in the module's error format`, async () => {
       const code = storage ? 'ResourceNotFound' : 'NotFound';
@@ -91,7 +91,7 @@ describe('HTTP behaviour common to all modules', () => {
       const r = await az.rawExchange(s.ports[m],
         'HEAD /health HTTP/1.1\r\nHost: localhost\r\n\r\n' +
         'GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
-        { tls: m === 'imds' ? undefined : { ca: s.caPem } });
+        { tls: !az.TLS_MODULES.includes(m) ? undefined : { ca: s.caPem } });
       const text = r.data.toString('latin1');
       assert.equal(r.status, 200, `${m}: ${text}`);
       const headEnd = text.indexOf('\r\n\r\n');

@@ -38,7 +38,7 @@ function assertRefused(r, what) {
   assert.ok(r.status >= 400 && r.status < 500, `${what}: expected a 4xx or a close, got ${shown}`);
 }
 
-const tlsFor = (s, m) => (m === 'imds' ? undefined : { ca: s.caPem });
+const tlsFor = (s, m) => (!az.TLS_MODULES.includes(m) ? undefined : { ca: s.caPem });
 
 describe('bad input', () => {
   let s;

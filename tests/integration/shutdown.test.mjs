@@ -50,7 +50,7 @@ test('SIGTERM with idle, stalled and half-finished connections open: exit 0 prom
   const conns = [];
   t.after(() => conns.forEach((c) => c.destroy()));
   for (const m of az.MODULES) {
-    const tlsOpts = m === 'imds' ? undefined : { ca: s.caPem };
+    const tlsOpts = !az.TLS_MODULES.includes(m) ? undefined : { ca: s.caPem };
     // Keep-alive connection that has had one response.
     const idle = await az.connect(s.ports[m], { tls: tlsOpts });
     const answered = az.once(idle.sock, 'data', 5_000, `${m} keep-alive response`);

@@ -37,6 +37,7 @@ const BLOB_ROLES = {
   'Storage Blob Data Reader': '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
   'Storage Blob Data Contributor': 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
   'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  'Storage Blob Delegator': 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a',
 };
 const BLOBS = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs';
 const accountUrl = (name) => `https://${name}.blob.core.windows.net`;
@@ -626,6 +627,92 @@ describe('Blob Storage: the seed scenario, @azure/storage-blob, raw HTTP negativ
     it('public access on an account that does not allow it: 409 PublicAccessNotPermitted', async () => {
       const run = await asAdmin('blobsdk', [{ id: 'create', op: 'createContainer', container: 'wants-public', options: { access: 'blob' } }]);
       failedStep(run, 'create', 409, 'PublicAccessNotPermitted');
+    });
+  });
+
+  // ---- user delegation SAS ----------------------------------------------------------------------
+
+  describe('user delegation SAS: keys from getUserDelegationKey, the signer\'s roles checked at use', () => {
+    const sasSteps = (permissions, extra = []) => [
+      { id: 'key', op: 'userDelegationKey', minutes: 60 },
+      { id: 'sas', op: 'userDelegationSas', key: { $from: 'key', path: '' }, permissions, minutes: 30, container: 'delegated', blob: 'd.txt' },
+      { id: 'read', op: 'sasDownload', sas: { $from: 'sas', path: '' }, container: 'delegated', blob: 'd.txt' },
+      { id: 'write', op: 'sasUpload', sas: { $from: 'sas', path: '' }, container: 'delegated', blob: 'd.txt', content: 'overwritten' },
+      ...extra,
+    ];
+
+    before(async () => {
+      const setup = await asAdmin('blobsdk', [
+        { id: 'container', op: 'createIfNotExists', container: 'delegated' },
+        { id: 'upload', op: 'upload', container: 'delegated', blob: 'd.txt', content: 'delegated' },
+      ]);
+      okStep(setup, 'upload');
+    });
+
+    it('the admin (Storage Blob Data Owner) signs a read-only SAS: it reads and cannot write', async () => {
+      const run = await asAdmin('blobsdk', sasSteps('r'));
+      const key = okStep(run, 'key');
+      assert.equal(key.signedObjectId, adminOid);
+      assert.equal(key.signedTenantId, info.tenantId);
+      assert.equal(key.signedService, 'b');
+      assert.match(key.value, /^[A-Za-z0-9+/]{43}=$/);
+      const sas = new URLSearchParams(okStep(run, 'sas'));
+      assert.equal(sas.get('skoid'), adminOid);
+      assert.equal(okStep(run, 'read'), 'delegated');
+      failedStep(run, 'write', 403, 'AuthorizationPermissionMismatch');
+    });
+
+    it('the VM with only Storage Blob Delegator gets a key, but its SAS reads only once it may read', async () => {
+      const refused = await asVm('blobsdk', [{ id: 'key', op: 'userDelegationKey', minutes: 60 }]);
+      failedStep(refused, 'key', 403, 'AuthorizationPermissionMismatch');
+      await assignRole(accountId('blobsdk'), 'Storage Blob Delegator', vm.identity.principalId);
+      const run = await asVm('blobsdk', [
+        { id: 'key', op: 'userDelegationKey', minutes: 60 },
+        { id: 'sas', op: 'userDelegationSas', key: { $from: 'key', path: '' }, permissions: 'r', minutes: 30, container: 'delegated', blob: 'd.txt' },
+      ]);
+      assert.equal(okStep(run, 'key').signedObjectId, vm.identity.principalId);
+      const sas = okStep(run, 'sas');
+      const use = () => asAdmin('blobsdk', [{ id: 'read', op: 'sasDownload', sas, container: 'delegated', blob: 'd.txt' }]);
+      failedStep(await use(), 'read', 403, 'AuthorizationPermissionMismatch');
+      const entries = await arm.audit(s, admin, { principal: vm.identity.principalId, denied: true, top: 20 });
+      assert.ok(entries.some((e) => e.module === 'storage' && e.action === `${BLOBS}/read`), JSON.stringify(entries));
+      await assignRole(`${accountId('blobsdk')}/blobServices/default/containers/delegated`, 'Storage Blob Data Reader', vm.identity.principalId);
+      assert.equal(okStep(await use(), 'read'), 'delegated');
+    });
+
+    it('works on an account that forbids Shared Key; a changed field or a Shared Key caller is refused', async () => {
+      const nokey = await asAdmin('blobnokey', [
+        { id: 'container', op: 'createIfNotExists', container: 'delegated' },
+        { id: 'upload', op: 'upload', container: 'delegated', blob: 'd.txt', content: 'no keys here' },
+        ...sasSteps('rw').slice(0, 3),
+      ]);
+      assert.equal(okStep(nokey, 'read'), 'no keys here');
+
+      const run = await asAdmin('blobsdk', sasSteps('r').slice(0, 2));
+      const sas = new URLSearchParams(okStep(run, 'sas'));
+      const get = (params) => blobRequest('blobsdk', 'GET', `/delegated/d.txt?${params}`, { headers: { 'x-ms-version': X_MS_VERSION } });
+      assert.equal((await get(sas)).status, 200);
+      const forged = new URLSearchParams(sas);
+      forged.set('skoid', vm.identity.principalId); // claim another signer
+      assertStorageError(await get(forged), 403, 'AuthenticationFailed');
+      const wider = new URLSearchParams(sas);
+      wider.set('sp', 'rw');
+      assertStorageError(await get(wider), 403, 'AuthenticationFailed');
+      // Another account does not take the key's SAS.
+      const elsewhere = await blobRequest('blobseed', 'GET', `/delegated/d.txt?${sas}`, { headers: { 'x-ms-version': X_MS_VERSION } });
+      assertStorageError(elsewhere, 403, 'AuthenticationFailed');
+
+      const body = '<?xml version="1.0" encoding="utf-8"?><KeyInfo><Expiry>2099-01-01T00:00:00Z</Expiry></KeyInfo>';
+      const path = '/?restype=service&comp=userdelegationkey';
+      const byKey = await blobRequest('blobsdk', 'POST', path, {
+        headers: sharedKeyHeaders('blobsdk', keys.blobsdk, 'POST', path, { 'Content-Length': String(body.length), 'Content-Type': 'application/xml' }), body,
+      });
+      assertStorageError(byKey, 403, 'AuthenticationFailed');
+      const token = await storageToken();
+      const tooLong = await blobRequest('blobsdk', 'POST', path, { headers: { Authorization: `Bearer ${token}`, 'x-ms-version': X_MS_VERSION }, body });
+      assertStorageError(tooLong, 400, 'InvalidXmlNodeValue');
+      const noInfo = await blobRequest('blobsdk', 'POST', path, { headers: { Authorization: `Bearer ${token}`, 'x-ms-version': X_MS_VERSION }, body: '<Nothing/>' });
+      assertStorageError(noInfo, 400, 'InvalidXmlDocument');
     });
   });
 });

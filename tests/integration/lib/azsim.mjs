@@ -16,8 +16,8 @@ import { join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
-export const MODULES = ['arm', 'aad', 'imds', 'keyvault', 'storage'];
-export const TLS_MODULES = MODULES.filter((m) => m !== 'imds');
+export const MODULES = ['arm', 'aad', 'imds', 'keyvault', 'storage', 'azurite'];
+export const TLS_MODULES = MODULES.filter((m) => m !== 'imds' && m !== 'azurite');
 export const VERSION = '0.1.0';
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -539,6 +539,7 @@ export const ERROR_FORMAT = {
   aad: 'oauth',
   imds: 'oauth',
   storage: 'xml',
+  azurite: 'xml',
 };
 
 /** Assert `r` is an error with `status` and `code` in module `m`'s wire format. */

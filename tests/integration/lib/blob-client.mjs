@@ -39,14 +39,23 @@
 //      exists               {}                       BlobClient.exists
 //      delete               {options?}               {status}
 //      token                {}                       credential.getToken(storage scope).token
-// An argument {"$from": "<step id>", "path": "a.b"} stands for a value an earlier step returned.
+//      userDelegationKey    {minutes}                getUserDelegationKey(now, now + minutes): the key
+//      userDelegationSas    {key, permissions, minutes, container, blob?} a SAS signed with `key`
+//                                                    (from userDelegationKey): its query string
+//      sasDownload          {sas, container, blob}   download through a client holding only the
+//                                                    SAS (AnonymousCredential): the text
+//      sasUpload            {sas, container, blob, content} upload the same way: {status}
+// An argument {"$from": "<step id>", "path": "a.b"} stands for a value an earlier step returned
+// (path "": the whole value).
 // Prints {results: [{id, ok, value | error, statuses}], requests} (lib/sdk-child.mjs); `requests`
 // and `statuses` stay empty (the storage pipeline takes no additional policies); statuses are in
 // the values (the SDK's _response.status).
 import { createHash } from 'node:crypto';
 
 import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity';
-import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import {
+  AnonymousCredential, BlobServiceClient, BlockBlobClient, StorageSharedKeyCredential, generateBlobSASQueryParameters,
+} from '@azure/storage-blob';
 
 import { readScenario, runSteps } from './sdk-child.mjs';
 
@@ -217,6 +226,33 @@ const ops = {
   exists: (a) => blob(a).exists(),
   delete: async (a) => ({ status: (await blob(a).delete(opts(a.options)))._response.status }),
   token: async () => (await credential.getToken('https://storage.azure.com/.default')).token,
+  userDelegationKey: async (a) => {
+    const now = Date.now();
+    const key = await service.getUserDelegationKey(new Date(now - 60_000), new Date(now + a.minutes * 60_000));
+    return {
+      signedObjectId: key.signedObjectId, signedTenantId: key.signedTenantId, signedService: key.signedService,
+      signedVersion: key.signedVersion, value: key.value,
+      signedStartsOn: iso(key.signedStartsOn), signedExpiresOn: iso(key.signedExpiresOn),
+    };
+  },
+  userDelegationSas: (a) => {
+    const key = { ...a.key, signedStartsOn: new Date(a.key.signedStartsOn), signedExpiresOn: new Date(a.key.signedExpiresOn) };
+    const accountName = new URL(sc.accountUrl).hostname.split('.')[0];
+    return generateBlobSASQueryParameters({
+      containerName: a.container, blobName: a.blob, permissions: a.permissions,
+      expiresOn: new Date(Date.now() + a.minutes * 60_000),
+    }, key, accountName).toString();
+  },
+  sasDownload: async (a) => {
+    const client = new BlockBlobClient(`${sc.accountUrl}/${a.container}/${a.blob}?${a.sas}`, new AnonymousCredential(), { retryOptions: { maxTries: 1 } });
+    const r = await client.download(); // a GET: its error has a body and a code
+    return (await streamToBuffer(r.readableStreamBody)).toString('utf8');
+  },
+  sasUpload: async (a) => {
+    const client = new BlockBlobClient(`${sc.accountUrl}/${a.container}/${a.blob}?${a.sas}`, new AnonymousCredential(), { retryOptions: { maxTries: 1 } });
+    const body = Buffer.from(a.content, 'utf8');
+    return { status: (await client.upload(body, body.length))._response.status };
+  },
 };
 
 // An argument {"$from": "<step id>", "path": "a.b"} is the value an earlier step returned.
@@ -224,7 +260,7 @@ const values = {};
 const resolve = (v) => {
   if (Array.isArray(v)) return v.map(resolve);
   if (!v || typeof v !== 'object') return v;
-  if (v.$from) return v.path.split('.').reduce((o, k) => o?.[k], values[v.$from]);
+  if (v.$from) return (v.path ? v.path.split('.') : []).reduce((o, k) => o?.[k], values[v.$from]);
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
 };
 
