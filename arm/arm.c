@@ -593,6 +593,8 @@ int arm_get_audit(struct http_request *req)
 /* Generic resources authorize in their handlers: the action names the type. */
 #define RES RG "/providers/{resourceProviderNamespace}/{resource*}"
 #define KV "/subscriptions/{subscriptionId}/providers/Microsoft.KeyVault"
+#define BLOB_SERVICES RG "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices"
+#define BLOB_CONTAINERS BLOB_SERVICES "/{blobServicesName}/containers"
 
 static const struct route arm_routes[] = {
     {HTTP_GET, "/metadata/endpoints", arm_get_metadata_endpoints, "Metadata_Endpoints", NULL,
@@ -664,6 +666,20 @@ static const struct route arm_routes[] = {
     {HTTP_POST, "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/checkNameAvailability",
      arm_check_storage_name, "StorageAccounts_CheckNameAvailability",
      "Microsoft.Storage/checknameavailability/read"},
+    /* Blob containers through ARM (arm/blob_containers.c): the data plane's own. They
+     * authorize in their handlers, at the container. */
+    {HTTP_GET, BLOB_SERVICES, arm_list_blob_services, "BlobServices_List", NULL},
+    {HTTP_GET, BLOB_SERVICES "/{blobServicesName}", arm_get_blob_service,
+     "BlobServices_GetServiceProperties", NULL},
+    {HTTP_GET, BLOB_CONTAINERS, arm_list_blob_containers, "BlobContainers_List", NULL},
+    {HTTP_GET, BLOB_CONTAINERS "/{containerName}", arm_get_blob_container, "BlobContainers_Get",
+     NULL},
+    {HTTP_PUT, BLOB_CONTAINERS "/{containerName}", arm_put_blob_container, "BlobContainers_Create",
+     NULL},
+    {HTTP_PATCH, BLOB_CONTAINERS "/{containerName}", arm_patch_blob_container,
+     "BlobContainers_Update", NULL},
+    {HTTP_DELETE, BLOB_CONTAINERS "/{containerName}", arm_delete_blob_container,
+     "BlobContainers_Delete", NULL},
     /* Every provider type (arm/resources.c), after the routes above. */
     {HTTP_GET, "/subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}/{resource*}",
      arm_get_resource, "Resources_ListByType", NULL},

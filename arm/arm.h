@@ -198,7 +198,17 @@ extern const struct arm_type arm_user_assigned_identities; /* arm/managed_identi
 extern const struct arm_type arm_virtual_machines;         /* arm/compute.c */
 extern const struct arm_type arm_key_vaults;               /* arm/keyvault.c */
 extern const struct arm_type arm_storage_accounts;         /* arm/storage.c */
-extern const struct arm_type arm_network_security_groups;  /* arm/network.c */
+
+/* Blob services and containers of storage accounts (arm/blob_containers.c): the data plane's
+ * containers, through Resource Manager. */
+int arm_list_blob_services(struct http_request *req);
+int arm_get_blob_service(struct http_request *req);
+int arm_list_blob_containers(struct http_request *req);
+int arm_get_blob_container(struct http_request *req);
+int arm_put_blob_container(struct http_request *req);
+int arm_patch_blob_container(struct http_request *req);
+int arm_delete_blob_container(struct http_request *req);
+extern const struct arm_type arm_network_security_groups; /* arm/network.c */
 extern const struct arm_type arm_network_security_rules;
 extern const struct arm_type arm_virtual_networks;
 extern const struct arm_type arm_subnets;

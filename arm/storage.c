@@ -8,6 +8,7 @@
  * Key signatures and SAS tokens.
  */
 #include "arm/arm.h"
+#include "storage/storage.h"
 
 #include "common/error.h"
 #include "common/json.h"
@@ -200,11 +201,15 @@ static int write_account(struct arm_change *c)
     return 0;
 }
 
+/* The account's keys and its data go with it (the content files at the next start), so a new
+ * account of the same name starts empty. */
 static int remove_account(struct http_request *req, const struct json *account)
 {
-    if (store_run(req->store, "DELETE FROM storage_account_keys WHERE account = ?1", "s",
-                  json_string(json_get(account, "name"))) != 0)
-        return http_fail(req, 500, "InternalServerError", "The account keys could not be deleted.");
+    const char *name = json_string(json_get(account, "name"));
+    if (store_run(req->store, "DELETE FROM storage_account_keys WHERE account = ?1", "s", name) !=
+            0 ||
+        blob_remove_account(req->store, name) != 0)
+        return http_fail(req, 500, "InternalServerError", "The account could not be deleted.");
     return 0;
 }
 

@@ -53,7 +53,8 @@ void config_usage(FILE *out)
         "  vm list        the VMs, their identities and addresses (--json)\n"
         "  info           print the tenant and the admin credentials (--json)\n"
         "  keys rotate    sign new tokens with a new key; the old one stays published\n"
-        "  keys retire KID  stop publishing an old signing key\n"
+        "  keys retire [--] KID  stop publishing an old signing key (-- before a KID\n"
+        "                 that starts with '-')\n"
         "  audit [denied] [PRINCIPAL]  why was a request allowed or denied (--json)\n"
         "  app create NAME [--identifier-uri URI]\n"
         "                 register an application (with a client secret) whose API can be\n"
@@ -306,11 +307,18 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
                     {"audit", CMD_AUDIT},   {"vm", CMD_VM}};
     int command = -1;
     size_t nargs = 0;
+    /* "--" ends the options: the words after it are arguments even when they start with '-'
+     * (a key id is base64url). */
+    int end = 1;
+    while (end < argc && strcmp(argv[end], "--") != 0)
+        end++;
     optind = 1;
     for (;;) {
         /* '+': stop at the first word, so options may come before and after the command. */
-        int c = getopt_long(argc, argv, "+hV", opts, NULL);
+        int c = optind < end ? getopt_long(end, argv, "+hV", opts, NULL) : -1;
         if (c == -1) {
+            if (optind == end && end < argc)
+                optind++; /* past "--": only words follow */
             if (optind >= argc)
                 break;
             const char *word = argv[optind++];

@@ -7,6 +7,7 @@
  */
 #include "aad/directory.h"
 #include "arm/arm.h"
+#include "storage/storage.h"
 #include "audit.h"
 #include "client.h"
 #include "config.h"
@@ -287,6 +288,10 @@ static int serve(const struct azsim_config *cfg)
      * database alive between module connections. */
     if (store_open(&loc, &store) != 0 || init_store(cfg, store, &identity) != 0)
         goto out;
+    /* Blob content a crash, a deleted container or a deleted account left behind. */
+    int swept = blob_sweep_content(store, cfg->data_dir);
+    if (swept > 0)
+        LOG_INFO("storage", "removed %d blob content files nothing refers to", swept);
 
     struct server_context ctx = {
         .version = AZSIM_VERSION, .ca_pem = tls_ca_pem(tls), .data_dir = cfg->data_dir};
@@ -721,7 +726,7 @@ static int keys(const struct azsim_config *cfg)
             fprintf(stderr, "azsim: %s is not a published, inactive key\n", cfg->args[1]);
         rc = r == 0 ? 0 : 1;
     } else {
-        fprintf(stderr, "usage: azsim keys [list | rotate | retire KID]\n");
+        fprintf(stderr, "usage: azsim keys [list | rotate | retire [--] KID]\n");
         rc = 2;
     }
 out:

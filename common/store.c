@@ -278,6 +278,9 @@ const struct store_migration store_schema[] = {
      * identifiers, [{"id","start","expiry","permission"}], at most five. */
     {"blob container access policies",
      "ALTER TABLE blob_containers ADD COLUMN access_policies TEXT NOT NULL DEFAULT '[]';"},
+    /* Which row names a content file: the start's sweep of unnamed files asks for each. */
+    {"blob content index", "CREATE INDEX blobs_by_file ON blobs(file);"
+                           "CREATE INDEX blob_blocks_by_file ON blob_blocks(file);"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 

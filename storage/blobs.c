@@ -21,7 +21,9 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,7 +188,7 @@ int blob_public_access(struct http_request *req, const char **access)
 }
 
 /* Container names: 3-63 lower-case letters, digits and single dashes, a letter or digit first. */
-static bool valid_container_name(const char *name)
+bool blob_container_name_valid(const char *name)
 {
     size_t n = strlen(name);
     if (n < 3 || n > 63 || name[0] == '-' || name[n - 1] == '-' || strstr(name, "--"))
@@ -204,7 +206,7 @@ int blob_create_container(struct http_request *req)
     const struct blob_request *b = blob_request(req);
     if (blob_authorize(req, false, CONTAINERS "/write", false) != 0)
         return AZ_EREPLIED;
-    if (!valid_container_name(b->container))
+    if (!blob_container_name_valid(b->container))
         return http_fail(req, 400, "InvalidResourceName",
                          "The specifed resource name contains invalid characters.");
     const char *access;
@@ -237,38 +239,99 @@ int blob_delete_container(struct http_request *req)
         return blob_fail_no_container(req);
     if (rc == 0 && blob_lease_check(req) != 0)
         return AZ_EREPLIED;
-    /* Files first go with their rows; a crash between leaves files nothing names. */
-    struct store_stmt *st;
-    if (rc != 0 || store_prepare(req->store,
-                                 "SELECT file FROM blobs WHERE account = ?1 AND container = ?2 "
-                                 "UNION ALL SELECT file FROM blob_blocks WHERE account = ?1 AND "
-                                 "container = ?2",
-                                 &st) != 0)
-        return blob_fail_store(req);
-    store_bind_text(st, 1, b->account);
-    store_bind_text(st, 2, b->container);
-    const char *files[256];
-    size_t nfiles = 0;
-    while (nfiles < ARRAY_SIZE(files) && store_step(st) == 1)
-        files[nfiles++] = arena_strdup(req->arena, store_column_text(st, 0));
-    store_finalize(st);
-    rc = store_begin(req->store);
-    static const char *const deletes[] = {
-        "DELETE FROM blobs WHERE account = ?1 AND container = ?2",
-        "DELETE FROM blob_blocks WHERE account = ?1 AND container = ?2",
-        "DELETE FROM blob_containers WHERE account = ?1 AND name = ?2",
-    };
-    for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(deletes); i++)
-        rc = store_run(req->store, deletes[i], "ss", b->account, b->container);
     if (rc == 0)
-        rc = store_commit(req->store);
-    if (rc != 0) {
-        store_rollback(req->store);
+        rc = blob_remove_container(req->store, req->server ? req->server->data_dir : NULL,
+                                   b->account, b->container);
+    if (rc == AZ_ENOTFOUND)
+        return blob_fail_no_container(req);
+    if (rc != 0)
         return blob_fail_store(req);
-    }
-    for (size_t i = 0; i < nfiles; i++)
-        remove_content(req, files[i]);
     return http_reply(req, 202, NULL, "", 0);
+}
+
+/* The rows of an account's blobs and blocks (of one container, or of all when `container` is
+ * NULL) and of its containers. */
+static int remove_rows(struct store *s, const char *account, const char *container)
+{
+    static const char *const deletes[] = {
+        "DELETE FROM blobs WHERE account = ?1 AND (?2 IS NULL OR container = ?2)",
+        "DELETE FROM blob_blocks WHERE account = ?1 AND (?2 IS NULL OR container = ?2)",
+        "DELETE FROM blob_containers WHERE account = ?1 AND (?2 IS NULL OR name = ?2)",
+    };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(deletes); i++)
+        rc = store_run(s, deletes[i], "ss", account, container);
+    return rc;
+}
+
+int blob_remove_container(struct store *s, const char *data_dir, const char *account,
+                          const char *container)
+{
+    /* The rows first, in one transaction; then the files they named. A crash between leaves
+     * files nothing names, which the next start sweeps away (blob_sweep_content). */
+    struct store_stmt *st;
+    if (store_prepare(s,
+                      "SELECT file FROM blobs WHERE account = ?1 AND container = ?2 "
+                      "UNION ALL SELECT file FROM blob_blocks WHERE account = ?1 AND "
+                      "container = ?2",
+                      &st) != 0)
+        return AZ_ESTORE;
+    store_bind_text(st, 1, account);
+    store_bind_text(st, 2, container);
+    struct buf files = {0}; /* NUL-separated names */
+    while (store_step(st) == 1)
+        buf_append(&files, store_column_text(st, 0), strlen(store_column_text(st, 0)) + 1);
+    store_finalize(st);
+    int rc = store_begin(s);
+    if (rc == 0)
+        rc = remove_rows(s, account, container);
+    if (rc == 0 && store_changes(s) == 0)
+        rc = AZ_ENOTFOUND;
+    if (rc == 0)
+        rc = store_commit(s);
+    if (rc != 0)
+        store_rollback(s);
+    for (size_t at = 0; rc == 0 && at < files.len; at += strlen(files.data + at) + 1) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/blobs/%s", data_dir ? data_dir : ".", files.data + at);
+        unlink(path);
+    }
+    buf_free(&files);
+    return rc;
+}
+
+int blob_remove_account(struct store *s, const char *account)
+{
+    return remove_rows(s, account, NULL);
+}
+
+int blob_sweep_content(struct store *s, const char *data_dir)
+{
+    char dir_path[PATH_MAX];
+    snprintf(dir_path, sizeof(dir_path), "%s/blobs", data_dir);
+    DIR *dir = opendir(dir_path);
+    if (!dir)
+        return 0; /* no blob was ever stored */
+    struct store_stmt *st;
+    if (store_prepare(s,
+                      "SELECT 1 FROM blobs WHERE file = ?1 UNION ALL "
+                      "SELECT 1 FROM blob_blocks WHERE file = ?1 LIMIT 1",
+                      &st) != 0) {
+        closedir(dir);
+        return AZ_ESTORE;
+    }
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(dir));) {
+        if (e->d_name[0] == '.')
+            continue;
+        store_reset(st);
+        store_bind_text(st, 1, e->d_name);
+        if (store_step(st) == 0)
+            removed += unlinkat(dirfd(dir), e->d_name, 0) == 0;
+    }
+    store_finalize(st);
+    closedir(dir);
+    return removed;
 }
 
 int blob_get_container(struct http_request *req)

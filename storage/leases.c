@@ -127,25 +127,34 @@ int blob_lease_check(struct http_request *req)
     return 0;
 }
 
-void blob_lease_headers(struct http_request *req, const char *id, int64_t duration, int64_t ends,
-                        bool broken)
+void blob_lease_describe(const char *id, int64_t duration, int64_t ends, bool broken,
+                         struct blob_lease_view *out)
 {
     struct lease l = {.id = id, .duration = duration, .ends = ends, .broken = broken};
     enum lease_state s = state_of(&l, clock_now_ms());
-    http_set_header(req, "x-ms-lease-status", locked(s) ? "locked" : "unlocked");
-    http_set_header(req, "x-ms-lease-state", state_names[s]);
-    if (s == LEASE_LEASED)
-        http_set_header(req, "x-ms-lease-duration", duration == -1 ? "infinite" : "fixed");
+    out->status = locked(s) ? "locked" : "unlocked";
+    out->state = state_names[s];
+    out->duration = s != LEASE_LEASED ? NULL : duration == -1 ? "infinite" : "fixed";
+}
+
+void blob_lease_headers(struct http_request *req, const char *id, int64_t duration, int64_t ends,
+                        bool broken)
+{
+    struct blob_lease_view v;
+    blob_lease_describe(id, duration, ends, broken, &v);
+    http_set_header(req, "x-ms-lease-status", v.status);
+    http_set_header(req, "x-ms-lease-state", v.state);
+    if (v.duration)
+        http_set_header(req, "x-ms-lease-duration", v.duration);
 }
 
 void blob_lease_xml(struct buf *x, const char *id, int64_t duration, int64_t ends, bool broken)
 {
-    struct lease l = {.id = id, .duration = duration, .ends = ends, .broken = broken};
-    enum lease_state s = state_of(&l, clock_now_ms());
-    buf_printf(x, "<LeaseStatus>%s</LeaseStatus><LeaseState>%s</LeaseState>",
-               locked(s) ? "locked" : "unlocked", state_names[s]);
-    if (s == LEASE_LEASED)
-        buf_printf(x, "<LeaseDuration>%s</LeaseDuration>", duration == -1 ? "infinite" : "fixed");
+    struct blob_lease_view v;
+    blob_lease_describe(id, duration, ends, broken, &v);
+    buf_printf(x, "<LeaseStatus>%s</LeaseStatus><LeaseState>%s</LeaseState>", v.status, v.state);
+    if (v.duration)
+        buf_printf(x, "<LeaseDuration>%s</LeaseDuration>", v.duration);
 }
 
 /* PUT ?comp=lease (and ?restype=container&comp=lease): x-ms-lease-action decides. */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct buf;
+struct store;
 
 /* A request, as storage.c resolved it before any operation runs. */
 struct blob_request {
@@ -86,6 +87,25 @@ int blob_fail_no_container(struct http_request *req);
 const char *blob_new_etag(struct http_request *req);
 const char *blob_http_date(struct http_request *req, int64_t ms);
 int blob_public_access(struct http_request *req, const char **access);
+
+/* Containers and content apart from any request, for Resource Manager and the start (blobs.c).
+ * Remove a container with its blobs and their files: 0, AZ_ENOTFOUND or AZ_ESTORE. Remove the
+ * rows of an account's containers, blobs and blocks (inside the caller's transaction; the files
+ * go at the next start). Delete the files under <data_dir>/blobs no row names (run before the
+ * listeners start): how many, or AZ_ESTORE. Is `name` a valid container name? */
+int blob_remove_container(struct store *s, const char *data_dir, const char *account,
+                          const char *container);
+int blob_remove_account(struct store *s, const char *account);
+int blob_sweep_content(struct store *s, const char *data_dir);
+bool blob_container_name_valid(const char *name);
+
+/* A lease as Blob Storage shows it: status "locked"/"unlocked", state "available", "leased",
+ * "expired", "breaking" or "broken", and duration "infinite"/"fixed" (NULL unless leased). */
+struct blob_lease_view {
+    const char *status, *state, *duration;
+};
+void blob_lease_describe(const char *id, int64_t duration, int64_t ends, bool broken,
+                         struct blob_lease_view *out);
 
 /* Operations (blobs.c), chosen by storage.c from the method, restype and comp. */
 int blob_list_containers(struct http_request *req);

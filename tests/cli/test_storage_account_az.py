@@ -159,6 +159,29 @@ class StorageAccountCommands(unittest.TestCase):
         again = az_json('storage', 'account', 'keys', 'list', '-n', self.NAME, '-g', self.RG)
         self.assertEqual([k['value'] for k in again], [k['value'] for k in renewed])
 
+    def test_3b_containers_through_arm(self):
+        # az storage container-rm: Blob containers through Resource Manager.
+        self.created()
+        made = az_json('storage', 'container-rm', 'create', '--storage-account', self.NAME,
+                       '-g', self.RG, '-n', 'armmade', '--metadata', 'owner=az')
+        self.assertEqual(made.get('id'),
+                         f'{self.id}/blobServices/default/containers/armmade', made)
+        self.assertEqual(made.get('metadata'), {'owner': 'az'}, made)
+        self.assertEqual(made.get('publicAccess'), 'None', made)
+        shown = az_json('storage', 'container-rm', 'show', '--storage-account', self.NAME,
+                        '-g', self.RG, '-n', 'armmade')
+        self.assertEqual(shown.get('leaseState'), 'Available', shown)
+        self.assertIs(az_json('storage', 'container-rm', 'exists', '--storage-account', self.NAME,
+                              '-g', self.RG, '-n', 'armmade').get('exists'), True)
+        listed = az_json('storage', 'container-rm', 'list', '--storage-account', self.NAME,
+                         '-g', self.RG)
+        self.assertEqual([c.get('name') for c in listed], ['armmade'], listed)
+        r = az('storage', 'container-rm', 'delete', '--storage-account', self.NAME,
+               '-g', self.RG, '-n', 'armmade', '--yes')
+        self.assertEqual(r.returncode, 0, f'stdout:\n{r.stdout}\nstderr:\n{r.stderr}')
+        self.assertIs(az_json('storage', 'container-rm', 'exists', '--storage-account', self.NAME,
+                              '-g', self.RG, '-n', 'armmade').get('exists'), False)
+
     def test_4_check_name(self):
         self.created()
         taken = az_json('storage', 'account', 'check-name', '-n', self.NAME)

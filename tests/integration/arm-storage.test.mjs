@@ -1,7 +1,8 @@
 // Microsoft.Storage/storageAccounts in Resource Manager, over HTTP: creation answered 200 (what
 // the Python SDK and az accept), the account's shape and defaults, name rules and global
 // uniqueness, checkNameAvailability, the access keys (listKeys, regenerateKey; never in a GET) and
-// who may read them.
+// who may read them; Blob containers through ARM (blobServices/default/containers): who may
+// change them and what bad input gets.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -100,5 +101,47 @@ describe('ARM: storage accounts', () => {
     await ok('PUT', `${accountPath('stgone1')}?${API}`, body());
     const fresh = await ok('POST', `${accountPath('stgone1')}/listKeys?${API}`);
     assert.notEqual(fresh.keys[0].value, before.keys[0].value);
+  });
+
+  it('blob containers through ARM: RBAC at the container, public access as the account allows, bad input', async () => {
+    const containers = `${accountPath('stacct1')}/blobServices/default/containers`;
+    const reader = await armLib.principal(s, info.tenantId, 'st-container-reader');
+    await ok('PUT', `${rg}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`,
+      { properties: { roleDefinitionId: `${sub}/providers/Microsoft.Authorization/roleDefinitions/${armLib.ROLES.Reader}`, principalId: reader.oid } });
+    assert.equal((await arm('PUT', `${containers}/cc1?${API}`, {})).status, 201);
+    const listed = await arm('GET', `${containers}?${API}`, undefined, reader.token);
+    assert.equal(listed.status, 200, listed.text);
+    assert.deepEqual(listed.json().value.map((c) => c.name), ['cc1']);
+    const denied = await arm('PUT', `${containers}/cc2?${API}`, {}, reader.token);
+    assert.equal(denied.status, 403, denied.text);
+    assert.equal(denied.json().error.code, 'AuthorizationFailed');
+    assert.match(denied.json().error.message, /blobServices\/containers\/write.*containers\/cc2/);
+    const noDelete = await arm('DELETE', `${containers}/cc1?${API}`, undefined, reader.token);
+    assert.equal(noDelete.status, 403, noDelete.text);
+
+    const pub = await arm('PUT', `${containers}/cc2?${API}`, { properties: { publicAccess: 'Container' } });
+    assert.equal(pub.status, 409, pub.text);
+    assert.equal(pub.json().error.code, 'PublicAccessNotPermitted');
+    for (const [what, bodyOf, code] of [
+      ['publicAccess', { properties: { publicAccess: 'Everyone' } }, 'InvalidRequestPropertyValue'],
+      ['metadata', { properties: { metadata: { a: 1 } } }, 'InvalidRequestPropertyValue'],
+    ]) {
+      const r = await arm('PUT', `${containers}/cc3?${API}`, bodyOf);
+      assert.equal(r.status, 400, `${what}: ${r.text}`);
+      assert.equal(r.json().error.code, code, what);
+    }
+    for (const name of ['ab', 'Upper', 'a--b', '-ab']) {
+      const r = await arm('PUT', `${containers}/${name}?${API}`, {});
+      assert.equal(r.status, 400, `${name}: ${r.text}`);
+    }
+    const noApi = await arm('GET', containers);
+    assert.equal(noApi.status, 400);
+    assert.equal(noApi.json().error.code, 'MissingApiVersionParameter');
+    const otherService = await arm('GET', `${accountPath('stacct1')}/blobServices/other/containers?${API}`);
+    assert.equal(otherService.status, 400, otherService.text);
+    const patchMissing = await arm('PATCH', `${containers}/nosuch?${API}`, { properties: {} });
+    assert.equal(patchMissing.status, 404, patchMissing.text);
+    const service = await arm('GET', `${accountPath('stacct1')}/blobServices?${API}`);
+    assert.deepEqual(service.json().value.map((v) => v.name), ['default']);
   });
 });

@@ -130,6 +130,23 @@ test('options may follow the command', async (t) => {
   await az.stopClean(s);
 });
 
+test('"--" ends the options: a key id that starts with "-" reaches `azsim keys retire`', () => {
+  // Key ids are base64url, so one in 64 starts with '-'. Without "--" it reads as options.
+  const dir = az.tempDir();
+  try {
+    const plain = az.run(['keys', 'retire', '-bXYZ', '--data-dir', dir.dir]);
+    assert.equal(plain.code, 2, plain.stderr);
+    const ended = az.run(['keys', '--data-dir', dir.dir, '--', 'retire', '-bXYZ']);
+    assert.equal(ended.code, 1, ended.stderr); // the command ran: there is no store to change
+    assert.match(ended.stderr, /no store in/);
+    const late = az.run(['keys', '--', 'retire', '--data-dir']);
+    assert.notEqual(late.code, 0);
+    assert.doesNotMatch(late.stderr, /requires an argument/, 'after "--", "--data-dir" is a word');
+  } finally {
+    dir.cleanup();
+  }
+});
+
 test('explicit ports from flags and from AZSIM_*_PORT are used', async (t) => {
   const [p1, p2] = [await az.freePort(), await az.freePort()];
   const s = await az.startFor(t, { ports: { imds: p1 }, args: ['--only', 'imds'] });

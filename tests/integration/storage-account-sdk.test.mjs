@@ -155,8 +155,35 @@ describe('ARM storage accounts with @azure/arm-storage', () => {
         assert.deepEqual(again.statuses, [200]);
         assertAccount(again.value, { env: 'staging' });
         assert.equal(again.value.creationTime, created.value.creationTime);
-        const puts = runs[mode].requests.filter((r) => r.method === 'PUT');
+        const puts = runs[mode].requests.filter((r) => r.method === 'PUT' && !r.url.includes('/blobServices/'));
         assert.equal(puts.length, 4, JSON.stringify(puts)); // create, createAgain, taken, invalid
+      });
+
+      it('blob containers through ARM: create 201 then 200, update, get, list, invalid names, delete', () => {
+        const service = step('blobService').value;
+        assert.equal(service.id, `${accountId()}/blobServices/default`);
+        assert.equal(service.name, 'default');
+        const created = step('containerCreate');
+        assert.deepEqual(created.statuses, [201]);
+        assert.equal(created.value.id, `${accountId()}/blobServices/default/containers/arm-made`);
+        assert.equal(created.value.type, 'Microsoft.Storage/storageAccounts/blobServices/containers');
+        assert.equal(created.value.publicAccess, 'None');
+        assert.deepEqual(created.value.metadata, { owner: 'arm' });
+        assert.equal(created.value.leaseState, 'Available');
+        assert.equal(created.value.leaseStatus, 'Unlocked');
+        assert.match(created.value.etag, /^"0x8D[0-9A-F]+"$/);
+        assert.deepEqual(step('containerCreateAgain').statuses, [200]);
+        const updated = step('containerUpdate');
+        assert.deepEqual(updated.statuses, [200]);
+        assert.deepEqual(updated.value.metadata, { owner: 'patched' });
+        assert.deepEqual(step('containerGet').value.metadata, { owner: 'patched' });
+        // The account allows public access by now (the update steps).
+        assert.equal(step('containerSecond').value.publicAccess, 'Blob');
+        assert.deepEqual(step('containerList').value.map((c) => c.name), ['arm-made', 'arm-second']);
+        assert.equal(failed('containerInvalidName').error.statusCode, 400);
+        assert.deepEqual(step('containerDelete').statuses, [200]);
+        assert.equal(failed('containerGetAfterDelete').error.statusCode, 404);
+        assert.deepEqual(step('containerListAfterDelete').value.map((c) => c.name), ['arm-second']);
       });
 
       it('getProperties', () => {

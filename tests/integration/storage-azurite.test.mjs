@@ -6,11 +6,15 @@
 // `UseDevelopmentStorage=true`, Azurite's explicit connection string, a SAS signed with the
 // well-known key, container ACLs with stored access policies (si=, changed and revoked after the
 // SAS was issued) and public access. Negatives: a wrong key, a SAS naming no policy, one that
-// repeats a policy's field, bad ACL bodies.
+// repeats a policy's field, bad ACL bodies. Containers are the same through Resource Manager
+// (blobServices/default/containers) and the data plane, and deleting a container or an account
+// takes its blobs and, at the latest by the next start, their files.
 //
 // Port 10000 must be free on this machine (Azurite itself must not be running).
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
@@ -213,5 +217,60 @@ describe('Azurite compatibility: the development account on port 10000', () => {
     const unclosed = await raw('<SignedIdentifiers><SignedIdentifier><Id>t</Id>');
     az.assertModuleError('azurite', unclosed, 400, 'InvalidXmlDocument');
     assert.equal((await az.request(s.urls.azurite, '/health')).status, 200);
+  });
+
+  it('containers are one: made by ARM, listed by the data plane and the reverse; ARM deletes blobs with them', async () => {
+    const devId = `${sub}/resourceGroups/development-storage/providers/Microsoft.Storage/storageAccounts/${DEV_ACCOUNT}`;
+    const containers = `${devId}/blobServices/default/containers`;
+    const api = 'api-version=2023-05-01';
+    const put = await arm.armRequest(s, admin, 'PUT', `${containers}/from-arm?${api}`, { properties: { metadata: { made: 'arm' } } });
+    assert.equal(put.status, 201, put.text);
+    const service = BlobServiceClient.fromConnectionString('UseDevelopmentStorage=true', noRetry);
+    const listed = [];
+    for await (const c of service.listContainers({ includeMetadata: true })) listed.push([c.name, c.metadata]);
+    assert.deepEqual(listed.find(([n]) => n === 'from-arm'), ['from-arm', { made: 'arm' }]);
+    const armList = (await arm.armRequest(s, admin, 'GET', `${containers}?${api}`)).json().value.map((c) => c.name);
+    assert.ok(armList.includes('explicit') && armList.includes('from-arm'), armList.join());
+
+    const files = () => (existsSync(join(dir.dir, 'blobs')) ? readdirSync(join(dir.dir, 'blobs')).length : 0);
+    const before = files();
+    await service.getContainerClient('from-arm').getBlockBlobClient('x.txt').upload('x', 1);
+    assert.equal(files(), before + 1);
+    const del = await arm.armRequest(s, admin, 'DELETE', `${containers}/from-arm?${api}`);
+    assert.equal(del.status, 200, del.text);
+    assert.equal(files(), before, 'the blob\'s file went with its container');
+    await rejectsWith(service.getContainerClient('from-arm').getProperties(), 404);
+    assert.equal((await arm.armRequest(s, admin, 'DELETE', `${containers}/from-arm?${api}`)).status, 204);
+    const missing = await arm.armRequest(s, admin, 'GET', `${containers}/from-arm?${api}`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json().error.code, 'ContainerNotFound');
+    const noAccount = await arm.armRequest(s, admin, 'GET', `${sub}/resourceGroups/development-storage/providers/Microsoft.Storage/storageAccounts/nosuchaccount/blobServices/default/containers?${api}`);
+    assert.equal(noAccount.status, 404, noAccount.text);
+  });
+
+  it('deleting an account deletes its data: the name starts empty again, and the next start removes the files', async () => {
+    const api = 'api-version=2023-05-01';
+    const rg = `${sub}/resourceGroups/recycle-rg`;
+    const id = `${rg}/providers/Microsoft.Storage/storageAccounts/recycled`;
+    const create = async () => {
+      const r = await arm.armRequest(s, admin, 'PUT', `${id}?${api}`, { location: 'westus', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' });
+      assert.equal(r.status, 200, r.text);
+      const keys = await arm.armRequest(s, admin, 'POST', `${id}/listKeys?${api}`);
+      return new BlobServiceClient(`http://127.0.0.1:10000/recycled`, new StorageSharedKeyCredential('recycled', keys.json().keys[0].value), noRetry);
+    };
+    assert.equal((await arm.armRequest(s, admin, 'PUT', `${rg}?api-version=2021-04-01`, { location: 'westus' })).status, 201);
+    const files = () => readdirSync(join(dir.dir, 'blobs')).length;
+    const first = await create();
+    await first.getContainerClient('old').create();
+    await first.getContainerClient('old').getBlockBlobClient('old.txt').upload('old data', 8);
+    const withData = files();
+    assert.equal((await arm.armRequest(s, admin, 'DELETE', `${id}?${api}`)).status, 200);
+    const second = await create();
+    const names = [];
+    for await (const c of second.listContainers()) names.push(c.name);
+    assert.deepEqual(names, [], 'a new account of the same name starts empty');
+    await az.stopClean(s);
+    s = await az.start({ dataDir: dir.dir, inMemory: false, ports: { azurite: 10000 } });
+    assert.equal(files(), withData - 1, 'the deleted account\'s blob file is gone after the restart');
   });
 });

@@ -42,9 +42,12 @@ export function envVars(dataDir) {
   return JSON.parse(r.stdout);
 }
 
-/** `azsim keys ...` for a data directory; returns {code, stdout, stderr}. */
+/**
+ * `azsim keys ...` for a data directory; returns {code, stdout, stderr}. The arguments follow
+ * `--`: a key id is base64url and may start with '-' ("-bX…" would be read as options).
+ */
 export function keys(dataDir, ...args) {
-  const r = az.run(['keys', ...args, '--data-dir', dataDir]);
+  const r = az.run(['keys', '--data-dir', dataDir, '--', ...args]);
   az.assertNoSanitizerReport(r.stderr);
   return r;
 }

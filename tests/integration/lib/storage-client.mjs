@@ -83,6 +83,18 @@ const steps = [
   }],
   ['getAfterUpdate', () => accounts.getProperties(sc.group, sc.account)],
   ['listKeysAfterUpdate', () => accounts.listKeys(sc.group, sc.account)],
+  // Blob containers through Resource Manager.
+  ['blobService', () => storage.blobServices.getServiceProperties(sc.group, sc.account)],
+  ['containerCreate', () => storage.blobContainers.create(sc.group, sc.account, 'arm-made', { publicAccess: 'None', metadata: { owner: 'arm' } })],
+  ['containerCreateAgain', () => storage.blobContainers.create(sc.group, sc.account, 'arm-made', { metadata: { owner: 'again' } })],
+  ['containerUpdate', () => storage.blobContainers.update(sc.group, sc.account, 'arm-made', { metadata: { owner: 'patched' } })],
+  ['containerGet', () => storage.blobContainers.get(sc.group, sc.account, 'arm-made')],
+  ['containerSecond', () => storage.blobContainers.create(sc.group, sc.account, 'arm-second', { publicAccess: 'Blob' })],
+  ['containerList', () => collect(storage.blobContainers.list(sc.group, sc.account))],
+  ['containerInvalidName', () => storage.blobContainers.create(sc.group, sc.account, 'Bad_Name', {})],
+  ['containerDelete', () => storage.blobContainers.delete(sc.group, sc.account, 'arm-made')],
+  ['containerGetAfterDelete', () => storage.blobContainers.get(sc.group, sc.account, 'arm-made')],
+  ['containerListAfterDelete', () => collect(storage.blobContainers.list(sc.group, sc.account))],
 ];
 if (sc.scopeCheck) {
   const scoped = new StorageManagementClient(credential, sc.subscriptionId, {
