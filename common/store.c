@@ -24,13 +24,22 @@
  * (memdb VFS, SQLite >= 3.36: a name starting with '/' is shared within the process). */
 #define STORE_MEMDB_URI "file:/azsim-memory?vfs=memdb"
 
-struct store {
-    sqlite3 *db;
-};
+/* Prepared statements are kept per connection and handed out again for the same SQL: parsing
+ * and planning a statement costs more than running most of azsim's. */
+#define STMT_CACHE 96
 
 struct store_stmt {
     sqlite3_stmt *st;
     struct store *s;
+    const char *sql; /* the cache's copy; NULL for a statement the cache has no room for */
+    bool in_use;
+    uint64_t last_used;
+};
+
+struct store {
+    sqlite3 *db;
+    struct store_stmt *cache[STMT_CACHE];
+    uint64_t clock;
 };
 
 const struct store_migration store_schema[] = {
@@ -330,6 +339,13 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        if (s->cache[i]) {
+            sqlite3_finalize(s->cache[i]->st);
+            free((char *)s->cache[i]->sql);
+            free(s->cache[i]);
+        }
+    }
     sqlite3_close_v2(s->db);
     free(s);
 }
@@ -435,15 +451,58 @@ int store_run(struct store *s, const char *sql, const char *types, ...)
 
 /* ---- statements ----------------------------------------------------------------------------- */
 
+/* The cached statement for `sql` not in use, or NULL. */
+static struct store_stmt *cached(struct store *s, const char *sql)
+{
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        struct store_stmt *c = s->cache[i];
+        if (c && !c->in_use && strcmp(c->sql, sql) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* Keep `w` in the cache: in an empty slot, or in place of the least recently used statement
+ * not in use. Without room it stays uncached (finalized when done). */
+static void cache_keep(struct store *s, struct store_stmt *w, const char *sql)
+{
+    size_t slot = STMT_CACHE;
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        struct store_stmt *c = s->cache[i];
+        if (!c) {
+            slot = i;
+            break;
+        }
+        if (!c->in_use && (slot == STMT_CACHE || c->last_used < s->cache[slot]->last_used))
+            slot = i;
+    }
+    if (slot == STMT_CACHE)
+        return;
+    struct store_stmt *old = s->cache[slot];
+    if (old) {
+        sqlite3_finalize(old->st);
+        free((char *)old->sql);
+        free(old);
+    }
+    w->sql = xstrdup(sql);
+    s->cache[slot] = w;
+}
+
 int store_prepare(struct store *s, const char *sql, struct store_stmt **out)
 {
-    sqlite3_stmt *st = NULL;
     *out = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return store_error(s, "prepare");
-    struct store_stmt *w = xmalloc(sizeof(*w));
-    w->st = st;
-    w->s = s;
+    struct store_stmt *w = cached(s, sql);
+    if (!w) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+            return store_error(s, "prepare");
+        w = xcalloc(1, sizeof(*w));
+        w->st = st;
+        w->s = s;
+        cache_keep(s, w, sql);
+    }
+    w->in_use = true;
+    w->last_used = ++s->clock;
     *out = w;
     return 0;
 }
@@ -452,8 +511,15 @@ void store_finalize(struct store_stmt *st)
 {
     if (!st)
         return;
-    sqlite3_finalize(st->st);
-    free(st);
+    if (!st->sql) {
+        sqlite3_finalize(st->st);
+        free(st);
+        return;
+    }
+    /* Back to the cache, reset: a statement left stepping would hold its read transaction. */
+    sqlite3_reset(st->st);
+    sqlite3_clear_bindings(st->st);
+    st->in_use = false;
 }
 
 void store_reset(struct store_stmt *st)
