@@ -38,6 +38,7 @@
 /* Header blocks larger than this are refused; Azure's front ends allow about this much. */
 #define MAX_HEADERS_SIZE (64 * 1024)
 #define DRAIN_TICK_MS 20
+#define SERVER_MAX_THREADS 8
 
 struct listener {
     const struct module *module;
@@ -58,6 +59,7 @@ struct listener {
     int in_flight; /* replies handed to evhttp and not yet written */
     bool stopping;
     int64_t drain_deadline;
+    struct listener *sibling; /* the next thread serving the same socket, or NULL */
 };
 
 struct server {
@@ -468,8 +470,9 @@ static void listener_free(struct listener *l)
     free(l);
 }
 
-static int listener_create(struct server *s, const struct module *m, int port,
-                           const struct store_location *store_loc, struct listener **out)
+/* A listener without its socket: its event loop, HTTP server, store connection and state. */
+static int listener_new(struct server *s, const struct module *m,
+                        const struct store_location *store_loc, struct listener **out)
 {
     const struct azsim_config *cfg = s->cfg;
     struct listener *l = xcalloc(1, sizeof(*l));
@@ -496,6 +499,23 @@ static int listener_create(struct server *s, const struct module *m, int port,
     if (m->tls)
         evhttp_set_bevcb(l->http, make_tls_bufferevent, l);
 
+    int rc = store_open(store_loc, &l->store);
+    if (rc != 0)
+        return rc;
+    l->verifier = auth_verifier_new(l->store);
+    if (m->state_new)
+        l->module_state = m->state_new(l->store);
+    return 0;
+}
+
+static int listener_create(struct server *s, const struct module *m, int port,
+                           const struct store_location *store_loc, struct listener **out)
+{
+    const struct azsim_config *cfg = s->cfg;
+    int rc = listener_new(s, m, store_loc, out);
+    struct listener *l = *out;
+    if (rc != 0)
+        return rc;
     l->bound = evhttp_bind_socket_with_handle(l->http, cfg->bind, (ev_uint16_t)port);
     if (!l->bound) {
         LOG_ERROR(m->name, "cannot listen on %s port %d: %s", cfg->bind, port, strerror(errno));
@@ -511,14 +531,41 @@ static int listener_create(struct server *s, const struct module *m, int port,
     set_connect_address(l, &ss, sslen);
     server_format_url(l->url, sizeof(l->url), m->tls ? "https" : "http", cfg->bind,
                       (struct sockaddr *)&ss);
+    return 0;
+}
 
-    int rc = store_open(store_loc, &l->store);
+/*
+ * Another thread for `primary`'s socket: its own loop, store connection and state, accepting
+ * on a duplicate of the same listening descriptor, so the kernel hands each new connection to
+ * whichever thread is free. A module then uses every core (token signing, TLS handshakes).
+ */
+static int listener_add_sibling(struct server *s, struct listener *primary,
+                                const struct store_location *store_loc)
+{
+    struct listener *l;
+    int rc = listener_new(s, primary->module, store_loc, &l);
+    l->sibling = primary->sibling;
+    primary->sibling = l;
     if (rc != 0)
         return rc;
-    l->verifier = auth_verifier_new(l->store);
-    if (m->state_new)
-        l->module_state = m->state_new(l->store);
+    evutil_socket_t fd = dup(evhttp_bound_socket_get_fd(primary->bound));
+    l->bound = fd >= 0 ? evhttp_accept_socket_with_handle(l->http, fd) : NULL;
+    if (!l->bound) {
+        if (fd >= 0)
+            close(fd);
+        return AZ_EIO;
+    }
+    memcpy(l->url, primary->url, sizeof(l->url));
+    l->connect_addr = primary->connect_addr;
+    l->connect_addrlen = primary->connect_addrlen;
     return 0;
+}
+
+/* Threads per module: one per core, at most SERVER_MAX_THREADS. */
+static int threads_per_module(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > SERVER_MAX_THREADS ? SERVER_MAX_THREADS : (int)n;
 }
 
 int server_create(const struct azsim_config *cfg, const struct server_context *ctx,
@@ -535,6 +582,8 @@ int server_create(const struct azsim_config *cfg, const struct server_context *c
         if (!(cfg->modules & (1u << i)))
             continue;
         int rc = listener_create(s, modules[i], cfg->ports[i], store_loc, &s->listeners[i]);
+        for (int t = 1; rc == 0 && t < threads_per_module(); t++)
+            rc = listener_add_sibling(s, s->listeners[i], store_loc);
         if (rc != 0)
             return rc;
     }
@@ -549,14 +598,13 @@ const char *server_url(const struct server *s, enum module_id id)
 int server_start(struct server *s)
 {
     for (int i = 0; i < MODULE_COUNT; i++) {
-        struct listener *l = s->listeners[i];
-        if (!l)
-            continue;
-        if (pthread_create(&l->thread, NULL, listener_main, l) != 0) {
-            LOG_ERROR(l->module->name, "cannot start thread");
-            return AZ_EIO;
+        for (struct listener *l = s->listeners[i]; l; l = l->sibling) {
+            if (pthread_create(&l->thread, NULL, listener_main, l) != 0) {
+                LOG_ERROR(l->module->name, "cannot start thread");
+                return AZ_EIO;
+            }
+            l->thread_started = true;
         }
-        l->thread_started = true;
     }
     return 0;
 }
@@ -564,14 +612,17 @@ int server_start(struct server *s)
 void server_stop(struct server *s)
 {
     for (int i = 0; i < MODULE_COUNT; i++) {
-        if (s->listeners[i] && s->listeners[i]->thread_started)
-            event_active(s->listeners[i]->stop_ev, 0, 0);
+        for (struct listener *l = s->listeners[i]; l; l = l->sibling) {
+            if (l->thread_started)
+                event_active(l->stop_ev, 0, 0);
+        }
     }
     for (int i = 0; i < MODULE_COUNT; i++) {
-        struct listener *l = s->listeners[i];
-        if (l && l->thread_started) {
-            pthread_join(l->thread, NULL);
-            l->thread_started = false;
+        for (struct listener *l = s->listeners[i]; l; l = l->sibling) {
+            if (l->thread_started) {
+                pthread_join(l->thread, NULL);
+                l->thread_started = false;
+            }
         }
     }
 }
@@ -580,7 +631,11 @@ void server_free(struct server *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < MODULE_COUNT; i++)
-        listener_free(s->listeners[i]);
+    for (int i = 0; i < MODULE_COUNT; i++) {
+        for (struct listener *l = s->listeners[i], *next; l; l = next) {
+            next = l->sibling;
+            listener_free(l);
+        }
+    }
     free(s);
 }

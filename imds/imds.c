@@ -21,6 +21,7 @@
 #include "common/server.h"
 #include "common/util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,9 +35,13 @@ struct cache_slot {
     int64_t expires_on;
 };
 
+/* Tokens IMDS obtained, shared by the module's threads (a VM's second request is answered from
+ * here whichever thread takes it), direct-mapped by key hash. Entries live until replaced. */
+static struct cache_slot cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct imds_state {
-    struct http_client *client;
-    struct cache_slot cache[CACHE_SLOTS]; /* direct-mapped by key hash */
+    struct http_client *client; /* this thread's, on its event loop */
 };
 
 static void *imds_state_new(struct store *s)
@@ -49,10 +54,6 @@ static void imds_state_free(void *p)
 {
     struct imds_state *state = p;
     http_client_free(state->client);
-    for (size_t i = 0; i < CACHE_SLOTS; i++) {
-        free(state->cache[i].key);
-        free(state->cache[i].answer);
-    }
     free(state);
 }
 
@@ -64,33 +65,40 @@ struct http_client *imds_http_client(struct http_request *req)
     return state->client;
 }
 
-static struct cache_slot *slot_of(struct http_request *req, const char *key)
+static struct cache_slot *slot_of(const char *key)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (const unsigned char *p = (const unsigned char *)key; *p; p++)
         h = (h ^ *p) * 1099511628211ull;
-    struct imds_state *state = req->module_state;
-    return &state->cache[h % CACHE_SLOTS];
+    return &cache[h % CACHE_SLOTS];
 }
 
 const char *imds_cache_get(struct http_request *req, const char *key)
 {
-    struct cache_slot *slot = slot_of(req, key);
-    if (!slot->key || strcmp(slot->key, key) != 0 ||
-        slot->expires_on - REFRESH_MARGIN_SECONDS <= clock_now_ms() / 1000)
-        return NULL;
-    return slot->answer;
+    const char *answer = NULL;
+    pthread_mutex_lock(&cache_lock);
+    struct cache_slot *slot = slot_of(key);
+    if (slot->key && strcmp(slot->key, key) == 0 &&
+        slot->expires_on - REFRESH_MARGIN_SECONDS > clock_now_ms() / 1000)
+        answer = arena_strdup(req->arena, slot->answer);
+    pthread_mutex_unlock(&cache_lock);
+    return answer;
 }
 
 void imds_cache_put(struct http_request *req, const char *key, const char *answer,
                     int64_t expires_on)
 {
-    struct cache_slot *slot = slot_of(req, key);
-    free(slot->key);
-    free(slot->answer);
-    slot->key = xstrdup(key);
-    slot->answer = xstrdup(answer);
+    (void)req;
+    char *k = xstrdup(key), *a = xstrdup(answer);
+    pthread_mutex_lock(&cache_lock);
+    struct cache_slot *slot = slot_of(key);
+    char *old_key = slot->key, *old_answer = slot->answer;
+    slot->key = k;
+    slot->answer = a;
     slot->expires_on = expires_on;
+    pthread_mutex_unlock(&cache_lock);
+    free(old_key);
+    free(old_answer);
 }
 
 int imds_fail(struct http_request *req, int status, const char *error, const char *description)
