@@ -19,8 +19,9 @@ void imds_cache_put(struct http_request *req, const char *key, const char *answe
 
 /* The VM a request comes from (DESIGN §4), with its stored resource. */
 struct imds_vm {
-    const char *id; /* its ARM id */
-    const struct json *resource;
+    const char *id;                /* its ARM id */
+    const struct json *resource;   /* the whole resource; NULL unless asked for */
+    const struct json *identities; /* its "identity" block */
 };
 
 /* One of a VM's managed identities. */
@@ -32,8 +33,9 @@ struct imds_identity {
 };
 
 /* Which VM is asking: by the per-VM path secret, the front door's proxy credentials, or the
- * connection's source address. 0, or AZ_ENOTFOUND for a caller bound to no VM. */
-int imds_find_vm(struct http_request *req, struct imds_vm *out);
+ * connection's source address; with its whole resource when `whole`, else its identities only.
+ * 0, or AZ_ENOTFOUND for a caller bound to no VM. */
+int imds_find_vm(struct http_request *req, bool whole, struct imds_vm *out);
 
 /* ARM resource `id` as stored, living as long as the request; NULL if there is none. */
 const struct json *imds_load_resource(struct http_request *req, const char *id);

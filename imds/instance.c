@@ -253,7 +253,7 @@ int imds_get_instance(struct http_request *req)
     if (check_request(req) != 0)
         return AZ_EREPLIED;
     struct imds_vm vm;
-    if (imds_find_vm(req, &vm) != 0)
+    if (imds_find_vm(req, true, &vm) != 0)
         return bad_request(req,
                            "This caller is bound to no VM: use the address of a VM's network "
                            "interface, or `azsim env --vm NAME`.",

@@ -237,7 +237,7 @@ int imds_get_token(struct http_request *req)
     if (check_request(req) != 0)
         return AZ_EREPLIED;
     struct imds_vm vm;
-    int rc = imds_find_vm(req, &vm);
+    int rc = imds_find_vm(req, false, &vm);
     if (rc == AZ_ENOTFOUND)
         return imds_fail(req, 400, "invalid_request", "Identity not found");
     if (rc != 0)
