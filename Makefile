@@ -3,6 +3,7 @@
 #   make run     install missing Debian packages, build, start azsim (data in ./.azsim)
 #   make test    the same set-up plus test-only dependencies, then every test suite
 #   make asan    unit, integration and cli tests against an AddressSanitizer + UBSan build
+#   make bench   azsim beside Azurite, oauth2-mock-server and nginx (bench/bench.mjs)
 
 VERSION   := 0.1.0
 PKGS      := libevent libevent_openssl libevent_pthreads yajl sqlite3 openssl
@@ -30,7 +31,7 @@ LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(DATA_SRC:%.S=$(BUILD)/obj/%.o)
 MAIN_OBJ   = $(BUILD)/obj/common/main.o
 UNIT_BINS  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit integration cli asan deps test-deps format clean
+.PHONY: all run test unit integration cli asan deps test-deps bench bench-smoke bench-deps format clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/azsim
@@ -64,9 +65,15 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libazsim.a
 deps:
 	@mk/deps.sh build
 
-test-deps: deps
+test-deps: deps bench-deps
 	@mk/deps.sh test
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
+
+# What the benchmarks compare azsim with: wrk and nginx (Debian), Azurite and
+# oauth2-mock-server (npm, in bench/node_modules).
+bench-deps: deps
+	@mk/deps.sh bench
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
 
 # ---- run and test ----------------------------------------------------------------------------
 
@@ -75,7 +82,16 @@ run: deps
 	$(BUILD)/azsim
 
 test: test-deps
-	@$(MAKE) --no-print-directory all unit integration cli
+	@$(MAKE) --no-print-directory all unit integration cli bench-smoke
+
+# Every workload against azsim and its peer, alternating, three times: the table in the README's
+# Performance section, and bench/results/<time>.json. Not part of `make test`; bench-smoke is (a
+# second of each, so the harness cannot rot).
+bench: bench-deps $(BUILD)/azsim
+	AZSIM_BIN=$(abspath $(BUILD)/azsim) node bench/bench.mjs
+
+bench-smoke: $(BUILD)/azsim
+	AZSIM_BIN=$(abspath $(BUILD)/azsim) node bench/bench.mjs --smoke
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -1,17 +1,22 @@
 #!/bin/sh
 # Install the Debian packages azsim needs that are missing: `build` for building and running,
-# `test` for the test suites. As root it runs apt-get; otherwise it prints the one command to run.
+# `test` for the test suites, `bench` for the benchmarks. As root it runs apt-get; otherwise it
+# prints the one command to run.
 set -eu
 
 build_pkgs="gcc make pkg-config libevent-dev libyajl-dev libjwt-dev libsqlite3-dev libssl-dev"
 test_pkgs="libcmocka-dev sqlite3 curl openssl python3 python3-requests azure-cli python3-azure"
+bench_pkgs="wrk nginx-light openssl"
 case "${1:-build}" in
     build) want=$build_pkgs ;;
+    bench) want=$bench_pkgs
+           command -v node >/dev/null 2>&1 || want="$want nodejs"
+           command -v npm >/dev/null 2>&1 || want="$want npm" ;;
     test) want=$test_pkgs
           # Node.js 18+ runs the integration suites; take Debian's when none is installed.
           command -v node >/dev/null 2>&1 || want="$want nodejs"
           command -v npm >/dev/null 2>&1 || want="$want npm" ;;
-    *) echo "usage: $0 build|test" >&2; exit 2 ;;
+    *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=""
