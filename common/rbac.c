@@ -5,11 +5,13 @@
 
 #include "error.h"
 #include "json.h"
+#include "mem.h"
 #include "store.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -119,22 +121,48 @@ static bool role_grants(const char *permissions, enum rbac_kind kind, const char
     return granted;
 }
 
+/* The scopes that cover `scope`, as a JSON array: "/" and every prefix of it that ends at a
+ * segment ("/subscriptions/s", "/subscriptions/s/resourceGroups", …, `scope` itself). */
+static char *covering_scopes(const char *scope)
+{
+    struct json_writer *w = json_writer_new();
+    jw_array_open(w);
+    jw_string(w, "/");
+    size_t n = trimmed_len(scope);
+    for (size_t i = 1; i <= n; i++) {
+        if (i == n || scope[i] == '/') {
+            char *prefix = xstrndup(scope, i);
+            jw_string(w, prefix);
+            free(prefix);
+        }
+    }
+    jw_array_close(w);
+    char *text = xstrdup(json_writer_text(w, NULL));
+    json_writer_free(w);
+    return text;
+}
+
 int rbac_check(struct store *s, const char *principal_id, enum rbac_kind kind, const char *action,
                const char *scope, struct rbac_decision *out)
 {
     memset(out, 0, sizeof(*out));
     struct store_stmt *st;
-    /* Every assignment of the principal; those whose scope does not cover the target are
-     * skipped below (a principal has few assignments). Narrowest scope first, so the
-     * explanation names the closest grant. */
+    /* The principal's assignments at the scope or above it, found by index however many the
+     * principal has elsewhere. Narrowest scope first, so the explanation names the closest
+     * grant. */
     if (store_prepare(s,
                       "SELECT a.id, a.scope, d.role_name, d.permissions "
                       "FROM role_assignments a JOIN role_definitions d "
                       "  ON d.id = a.role_definition_id "
-                      "WHERE a.principal_id = lower(?1) ORDER BY length(a.scope) DESC",
+                      "WHERE a.principal_id = lower(?1) AND "
+                      "  a.scope IN (SELECT value FROM json_each(?2)) "
+                      "ORDER BY length(a.scope) DESC",
                       &st) != 0)
         return AZ_ESTORE;
+    char *scopes = covering_scopes(scope);
     store_bind_text(st, 1, principal_id);
+    store_bind_text(st, 2, scopes);
+    free(scopes);
     int rc;
     while ((rc = store_step(st)) == 1) {
         const char *assignment_scope = store_column_text(st, 1);

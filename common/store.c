@@ -290,6 +290,9 @@ const struct store_migration store_schema[] = {
     /* Which row names a content file: the start's sweep of unnamed files asks for each. */
     {"blob content index", "CREATE INDEX blobs_by_file ON blobs(file);"
                            "CREATE INDEX blob_blocks_by_file ON blob_blocks(file);"},
+    /* The RBAC check's lookup: a principal's assignments at the scopes above a request's. */
+    {"role assignments by principal and scope",
+     "CREATE INDEX role_assignments_by_principal_scope ON role_assignments(principal_id, scope);"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 
