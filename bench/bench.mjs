@@ -140,7 +140,7 @@ async function prepare(az, { identities }) {
   if (put.status !== 200) throw new Error(`set secret: ${put.status} ${put.text}`);
   // The network security group the ARM workload writes and reads exists before its first GET.
   await armCall(az, arm, 'PUT', `${rg}/providers/Microsoft.Network/networkSecurityGroups/bench-nsg?api-version=2022-07-01`, { location: LOCATION });
-  return { sub, rg, arm, kv, adminOid, imdsBase, uami, vault };
+  return { sub, rg, arm, kv, adminOid, imdsBase, uami, uamiCount: uami.length, vault };
 }
 
 /** An account SAS for the development account (Azurite and azsim both hold it): every right. */
@@ -161,6 +161,7 @@ const WHY = [
   ['blob-put-4k-c', 'each PUT creates a content file and commits its row (a SQLite write); Azurite in memory does no I/O'],
   ['blob-get-4k-c', 'each GET checks the SAS signature (HMAC), reads the blob\'s row and its content file'],
   ['blob-put-4k-disk', 'each PUT creates a content file and commits its row (a SQLite write)'],
+  ['blob-get-4k-disk', 'each GET checks the SAS signature (HMAC), reads the blob\'s row and its content file'],
   ['blob-put-8m', 'libevent buffers a whole request body before azsim sees it, and it is copied twice more (to the request, to the file)'],
   ['blob-get-8m', 'content is read from its file in 256 KiB pieces and copied into libevent\'s buffers'],
   ['arm-put-get', 'a PUT composes the resource from three JSON layers and writes it, and every request writes its RBAC decision to the audit log (SQLite writes)'],
@@ -234,6 +235,11 @@ function workloads(ctx) {
       goal: (r) => goalRatio(r, 10),
     },
     {
+      name: 'blob-get-4k-disk', what: 'Blob GET 4 KiB (SAS, http)', peerName: 'Azurite (disk)', connections: [16],
+      azsim: getBlob(az.urls.azurite, 'small'), peer: getBlob(azuriteDisk.url, 'small'),
+      goal: (r) => goalRatio(r, 10),
+    },
+    {
       name: 'blob-put-8m', what: 'Blob PUT 8 MiB (SAS, http)', peerName: 'Azurite (memory)', connections: [4], mib: 8,
       azsim: putBlob(az.urls.azurite, 'large', 8 << 20), peer: putBlob(azurite.url, 'large', 8 << 20),
       goal: (r) => goalThroughput(r),
@@ -288,7 +294,8 @@ function goalThroughput(r) {
 async function firstTokens(state) {
   const times = [];
   const started = performance.now();
-  for (const u of state.uami.splice(0)) {
+  // Each repeat takes its share of the identities: a second request for one would be cached.
+  for (const u of state.uami.splice(0, Math.max(1, Math.floor(state.uamiCount / REPEATS)))) {
     const t0 = performance.now();
     const r = await request(`${state.imdsBase}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&client_id=${u.clientId}`, { headers: { Metadata: 'true' } });
     if (r.status !== 200) throw new Error(`IMDS first token: ${r.status} ${r.text}`);
@@ -388,7 +395,8 @@ function table(rows) {
         ? `${Math.round(s.rps)} (${Math.round(s.min)}-${Math.round(s.max)})${s.mibps ? ` ${Math.round(s.mibps)} MiB/s` : ''}` : '-';
       lines.push([who === 'azsim' ? row.name : '', who === 'azsim' ? String(row.connections) : '', who, ops,
         fmtMs(s.p50), fmtMs(s.p99), Number.isFinite(s.rssKiB) ? `${(s.rssKiB / 1024).toFixed(1)} MiB` : '-',
-        who === 'azsim' && row.peer ? `${(row.azsim.rps / row.peer.rps).toFixed(2)}×` : '']);
+        who === 'azsim' && row.peer && Number.isFinite(row.azsim.rps / row.peer.rps)
+          ? `${(row.azsim.rps / row.peer.rps).toFixed(2)}×` : '']);
     }
     lines.push(['', '', '', `goal: ${row.goal.met ? 'met' : 'MISSED'} — ${row.goal.text}`, '', '', '', '']);
     if (row.goal.why) lines.push(['', '', '', `why: ${row.goal.why}`, '', '', '', '']);
@@ -550,7 +558,7 @@ async function startupAndIdle() {
     goal: { met: first <= 1000, text: `${first.toFixed(0)} ms (goal ≤ 1 s)` },
   }, {
     name: 'idle-rss', what: 'Idle resident memory', connections: '-', peerName: 'Azurite',
-    azsim: { ...stat([0]), rssKiB: median(idle.azsim) }, peer: { ...stat([0]), rssKiB: median(idle.azurite) },
+    azsim: { ...stat([NaN]), rssKiB: median(idle.azsim) }, peer: { ...stat([NaN]), rssKiB: median(idle.azurite) },
     goal: { met: median(idle.azsim) <= 15 * 1024, text: `${(median(idle.azsim) / 1024).toFixed(1)} MiB (goal ≤ 15 MiB); Azurite ${(median(idle.azurite) / 1024).toFixed(0)} MiB` },
   }];
   return rows;
