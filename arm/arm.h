@@ -197,7 +197,8 @@ int arm_identity_delete(struct http_request *req, const char *client_id);
 extern const struct arm_type arm_user_assigned_identities; /* arm/managed_identities.c */
 extern const struct arm_type arm_virtual_machines;         /* arm/compute.c */
 extern const struct arm_type arm_key_vaults;               /* arm/keyvault.c */
-extern const struct arm_type arm_storage_accounts;         /* arm/storage.c */
+extern const struct arm_type arm_vault_secrets;
+extern const struct arm_type arm_storage_accounts; /* arm/storage.c */
 
 /* Blob services and containers of storage accounts (arm/blob_containers.c): the data plane's
  * containers, through Resource Manager. */

@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "common/store.h"
 #include "common/util.h"
+#include "keyvault/keyvault.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -213,6 +214,163 @@ const struct arm_type arm_key_vaults = {
     .name_code = "VaultNameNotValid",
     .write = write_vault,
     .remove = remove_vault,
+};
+
+/* ---- secrets through Resource Manager ------------------------------------------------------
+ *
+ * Microsoft.KeyVault/vaults/secrets: how templates and seed files put a secret in a vault with
+ * only a control-plane role (Contributor can; no data action is involved). A write with a value
+ * is a new version on the data plane; one without changes the latest version's contentType,
+ * attributes and tags. Resource Manager never answers the value.
+ */
+
+#define SECRETS_COLLECTION "secrets"
+
+static bool valid_secret_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > 127)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+            return false;
+    return true;
+}
+
+/* The latest version of secret `name` in `vault`: its version id and stored body, or NULL. */
+static const struct json *latest_secret(struct http_request *req, const char *vault,
+                                        const char *name, const char **version)
+{
+    struct store_stmt *st;
+    const struct json *body = NULL;
+    if (store_prepare(req->store,
+                      "SELECT version, body FROM vault_objects WHERE vault = ?1 AND collection = "
+                      "'" SECRETS_COLLECTION "' AND name = ?2 ORDER BY created DESC, rowid DESC "
+                      "LIMIT 1",
+                      &st) != 0)
+        return NULL;
+    store_bind_text(st, 1, vault);
+    store_bind_text(st, 2, name);
+    if (store_step(st) == 1) {
+        *version = arena_strdup(req->arena, store_column_text(st, 0));
+        const char *text = store_column_text(st, 1);
+        body = json_parse_in(req->arena, text, strlen(text));
+    }
+    store_finalize(st);
+    return body;
+}
+
+static bool secret_deleted(struct http_request *req, const char *vault, const char *name)
+{
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT 1 FROM vault_deleted_objects WHERE vault = ?1 AND collection = "
+                      "'" SECRETS_COLLECTION "' AND name = ?2",
+                      &st) != 0)
+        return false;
+    store_bind_text(st, 1, vault);
+    store_bind_text(st, 2, name);
+    bool deleted = store_step(st) == 1;
+    store_finalize(st);
+    return deleted;
+}
+
+static int write_secret(struct arm_change *c)
+{
+    struct http_request *req = c->req;
+    const char *vault = json_string(json_get(c->parent, "name"));
+    const char *name = strrchr(c->id, '/') + 1;
+    const struct json *p = json_get(c->resource, "properties");
+    const struct json *value = json_get(p, "value");
+    const struct json *type = json_get(p, "contentType");
+    if (value && (json_type(value) != JSON_STRING || strlen(json_string(value)) > 25600))
+        return bad_parameter(req, "The parameter properties.value must be a string of at most "
+                                  "25600 characters.");
+    if (type && json_type(type) != JSON_STRING && json_type(type) != JSON_NULL)
+        return bad_parameter(req, "The parameter properties.contentType must be a string.");
+    if (kv_check_properties(req, p) != 0)
+        return AZ_EREPLIED;
+    if (secret_deleted(req, vault, name))
+        return http_fail(req, 409, "Conflict",
+                         "Secret %s is currently in a deleted but recoverable state, and its name "
+                         "cannot be reused; in this state, the secret can only be recovered or "
+                         "purged.",
+                         name);
+    const char *version = NULL;
+    const struct json *was = latest_secret(req, vault, name, &version);
+    /* The value it has already: a deployment run again makes no new version. */
+    if (value && was && strcmp(json_string(value), json_string(json_get(was, "value"))) == 0)
+        value = NULL;
+    if (!value && !was)
+        return bad_parameter(req, "The parameter properties.value is required to create a "
+                                  "secret.");
+
+    /* The data plane's version: value, contentType, then tags and attributes over the last. */
+    struct json_writer *body = json_writer_new();
+    jw_object_open(body);
+    jw_kv_string(body, "value", value ? json_string(value) : json_string(json_get(was, "value")));
+    jw_key(body, "contentType");
+    jw_value(body, type ? type : json_get(was, "contentType"));
+    /* ARM's tags are the resource's, beside properties; the data plane keeps them per version. */
+    struct json_writer *props = json_writer_new();
+    jw_object_open(props);
+    jw_key(props, "tags");
+    jw_value(props, json_get(c->resource, "tags"));
+    jw_key(props, "attributes");
+    jw_value(props, json_get(p, "attributes"));
+    jw_object_close(props);
+    const char *props_text = json_writer_text(props, NULL);
+    const struct json *given = json_parse_in(req->arena, props_text, strlen(props_text));
+    kv_write_properties(req, body, given, value ? NULL : was);
+    jw_object_close(body);
+    const char *text = json_writer_text(body, NULL);
+    char fresh[33];
+    int rc = value ? kv_object_insert(req->store, vault, SECRETS_COLLECTION, name, text, fresh)
+                   : store_run(req->store,
+                               "UPDATE vault_objects SET body = ?4 WHERE vault = ?1 AND "
+                               "collection = '" SECRETS_COLLECTION "' AND name = ?2 AND "
+                               "version = ?3",
+                               "ssss", vault, name, version, text);
+    const struct json *stored = json_parse_in(req->arena, text, strlen(text));
+    json_writer_free(props);
+    json_writer_free(body);
+    if (rc != 0)
+        return http_fail(req, 500, "InternalServerError", "The secret could not be saved.");
+    if (value)
+        version = arena_strdup(req->arena, fresh);
+
+    const char *uri = json_string(json_get(json_get(c->parent, "properties"), "vaultUri"));
+    const char *base = arena_printf(req->arena, "%.*ssecrets/%s", uri ? (int)strlen(uri) : 0,
+                                    uri ? uri : "", name);
+    struct json_writer *w = c->own;
+    jw_key(w, "properties");
+    jw_object_open(w);
+    jw_key(w, "value");
+    jw_null(w); /* never answered, never kept in the resource */
+    const struct json *attrs = json_get(stored, "attributes");
+    jw_key(w, "attributes");
+    jw_object_open(w);
+    for (size_t i = 0; i < json_len(attrs); i++) {
+        jw_key(w, json_key_at(attrs, i));
+        jw_value(w, json_at(attrs, i));
+    }
+    jw_object_close(w);
+    jw_kv_string(w, "secretUri", base);
+    jw_kv_string(w, "secretUriWithVersion", arena_printf(req->arena, "%s/%s", base, version));
+    jw_object_close(w);
+    return 0;
+}
+
+const struct arm_type arm_vault_secrets = {
+    .namespace = "Microsoft.KeyVault",
+    .type = "vaults/secrets",
+    .api_versions = {"2026-02-01", "2023-07-01", "2022-07-01", "2016-10-01"},
+    .flags = ARM_TYPE_NO_LOCATION,
+    .valid_name = valid_secret_name,
+    .name_rule = "The secret name '%s' is invalid. A secret's name must be 1-127 letters, digits "
+                 "and dashes.",
+    .write = write_secret,
 };
 
 /* ---- the access policies operation ----------------------------------------------------------- */

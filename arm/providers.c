@@ -43,8 +43,9 @@ static const struct arm_type *const resource_types[] = {
     &arm_user_assigned_identities, /* Microsoft.ManagedIdentity */
     &arm_virtual_machines,         /* Microsoft.Compute */
     &arm_key_vaults,               /* Microsoft.KeyVault */
-    &arm_storage_accounts,         /* Microsoft.Storage */
-    &arm_network_security_groups,  /* Microsoft.Network */
+    &arm_vault_secrets,
+    &arm_storage_accounts,        /* Microsoft.Storage */
+    &arm_network_security_groups, /* Microsoft.Network */
     &arm_network_security_rules,
     &arm_virtual_networks,
     &arm_subnets,

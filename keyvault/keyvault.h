@@ -13,6 +13,7 @@
 
 struct json;
 struct json_writer;
+struct store;
 
 /* The vault a request is for, found by the first label of its host name (keyvault.c). */
 struct vault {
@@ -66,6 +67,9 @@ int kv_deleted_object_get(struct http_request *req, const char *collection, cons
 /* A new version (a fresh version id) with `body` (JSON text). */
 int kv_object_add(struct http_request *req, const char *collection, const char *name,
                   const char *body, const char **version);
+/* The same for vault `vault` outside a data-plane request (ARM's vaults/secrets). */
+int kv_object_insert(struct store *s, const char *vault, const char *collection, const char *name,
+                     const char *body, char version[33]);
 int kv_object_replace(struct http_request *req, const char *collection, const char *name,
                       const char *version, const char *body);
 /* Is `name` soft-deleted? 0 (with its dates, ms) or AZ_ENOTFOUND. */

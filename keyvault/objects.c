@@ -80,20 +80,26 @@ int kv_deleted_object_get(struct http_request *req, const char *collection, cons
     return rc == 0 ? get_version(req, collection, name, NULL, true, out) : rc;
 }
 
-int kv_object_add(struct http_request *req, const char *collection, const char *name,
-                  const char *body, const char **version)
+int kv_object_insert(struct store *s, const char *vault, const char *collection, const char *name,
+                     const char *body, char version[33])
 {
     /* Key Vault's version ids are 32 hex digits. */
     unsigned char raw[16];
     random_bytes(raw, sizeof(raw));
-    char *hex = arena_alloc(req->arena, 33);
     for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    *version = hex;
-    return store_run(req->store,
+        snprintf(version + 2 * i, 3, "%02x", raw[i]);
+    return store_run(s,
                      "INSERT INTO vault_objects(vault, collection, name, version, body, created) "
                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                     "sssssi", kv_vault(req)->name, collection, name, hex, body, clock_now_ms());
+                     "sssssi", vault, collection, name, version, body, clock_now_ms());
+}
+
+int kv_object_add(struct http_request *req, const char *collection, const char *name,
+                  const char *body, const char **version)
+{
+    char *hex = arena_alloc(req->arena, 33);
+    *version = hex;
+    return kv_object_insert(req->store, kv_vault(req)->name, collection, name, body, hex);
 }
 
 int kv_object_replace(struct http_request *req, const char *collection, const char *name,
