@@ -31,7 +31,7 @@ LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(DATA_SRC:%.S=$(BUILD)/obj/%.o)
 MAIN_OBJ   = $(BUILD)/obj/common/main.o
 UNIT_BINS  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit integration cli asan deps test-deps bench bench-smoke bench-deps format clean
+.PHONY: all run test unit integration cli e2e asan deps test-deps bench bench-smoke bench-deps format clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/azsim
@@ -68,6 +68,7 @@ deps:
 test-deps: deps bench-deps
 	@mk/deps.sh test
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
+	cd docker/app && npm ci --no-audit --no-fund --loglevel=error
 
 # What the benchmarks compare azsim with: wrk and nginx (Debian), Azurite and
 # oauth2-mock-server (npm, in bench/node_modules).
@@ -82,7 +83,7 @@ run: deps
 	$(BUILD)/azsim
 
 test: test-deps
-	@$(MAKE) --no-print-directory all unit integration cli bench-smoke
+	@$(MAKE) --no-print-directory all unit integration cli e2e bench-smoke
 
 # Every workload against azsim and its peer, alternating, three times: the table in the README's
 # Performance section, and bench/results/<time>.json. Not part of `make test`; bench-smoke is (a
@@ -105,12 +106,17 @@ cli: $(BUILD)/azsim
 	AZSIM_BIN=$(abspath $(BUILD)/azsim) PYTHONDONTWRITEBYTECODE=1 \
 		/usr/bin/python3 -m unittest discover -s tests/cli -v
 
+# The docker-compose environment without Docker: network namespaces for azsim and two "VMs"
+# running docker/app with docker/seed.json (needs root).
+e2e: $(BUILD)/azsim
+	AZSIM_BIN=$(abspath $(BUILD)/azsim) tests/e2e/netns.sh
+
 # The sanitizer build lives in its own folder; UBSan aborts on the first report so no report
 # can scroll by unnoticed.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
-		all unit integration cli
+		all unit integration cli e2e
 
 format:
 	clang-format -i common/*.[ch] $(foreach m,$(MODULES),$(m)/*.[ch]) tests/unit/*.[ch]

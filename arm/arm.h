@@ -184,6 +184,14 @@ struct arm_identity {
     char client_id[37];    /* its app id */
 };
 
+/* Ids an operator fixed for the identity a request creates (a seed file, common/seed.c), handed
+ * over as the request's context; either may be NULL (generated). Azure's API has no such input:
+ * only azsim's own seed sets it, never a client. */
+struct arm_identity_ids {
+    const char *client_id;
+    const char *principal_id;
+};
+
 /* Make a managed identity for `resource_id` (a user-assigned identity, or a VM for its
  * system-assigned one): its service principal in the subscription's tenant, a certificate
  * registered on it, the private key kept for IMDS. Fails the request (500) on a store error. */
@@ -235,6 +243,11 @@ int arm_check_storage_name(struct http_request *req);
  */
 int arm_bootstrap(struct store *s, const struct aad_identity *admin, const char *want,
                   char sub_out[40]);
+
+/* Subscription `id` in tenant `tenant_id` with the admin as Owner, unless it exists: 0, or
+ * AZ_EEXIST when it exists in another tenant, or a store error. Inside a transaction. */
+int arm_subscription_ensure(struct store *s, const char *id, const char *tenant_id,
+                            const char *name, const struct aad_identity *admin);
 
 /* Once per store: Azurite's development account (devstoreaccount1, its published key as key1)
  * in resource group "development-storage" of `subscription`, unless the name is taken. */

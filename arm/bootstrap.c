@@ -135,3 +135,30 @@ int arm_bootstrap(struct store *s, const struct aad_identity *admin, const char 
         return rc;
     return arm_storage_bootstrap(s, sub_out);
 }
+
+int arm_subscription_ensure(struct store *s, const char *id, const char *tenant_id,
+                            const char *name, const struct aad_identity *admin)
+{
+    struct store_stmt *st;
+    if (store_prepare(s, "SELECT tenant_id FROM subscriptions WHERE id = lower(?1)", &st) != 0)
+        return AZ_ESTORE;
+    store_bind_text(st, 1, id);
+    int rc = store_step(st);
+    bool other = rc == 1 && !str_ieq(store_column_text(st, 0), tenant_id);
+    store_finalize(st);
+    if (rc < 0)
+        return AZ_ESTORE;
+    if (rc == 1)
+        return other ? AZ_EEXIST : 0;
+    char sub[40];
+    snprintf(sub, sizeof(sub), "%s", id);
+    for (char *p = sub; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    if ((rc = store_run(s,
+                        "INSERT INTO subscriptions(id, tenant_id, display_name, created_at) "
+                        "VALUES(?1, lower(?2), ?3, ?4)",
+                        "sssi", sub, tenant_id, name, clock_now_ms())) != 0 ||
+        (rc = ensure_owner(s, sub, admin->client_object_id, "ServicePrincipal")) != 0)
+        return rc;
+    return ensure_owner(s, sub, admin->user_id, "User");
+}

@@ -37,8 +37,15 @@ int arm_identity_create(struct http_request *req, const char *name, const char *
                         struct arm_identity *out)
 {
     memset(out, 0, sizeof(*out));
-    uuid_v4(out->principal_id);
-    uuid_v4(out->client_id);
+    const struct arm_identity_ids *fixed = req->context;
+    if (fixed && fixed->principal_id)
+        snprintf(out->principal_id, sizeof(out->principal_id), "%s", fixed->principal_id);
+    else
+        uuid_v4(out->principal_id);
+    if (fixed && fixed->client_id)
+        snprintf(out->client_id, sizeof(out->client_id), "%s", fixed->client_id);
+    else
+        uuid_v4(out->client_id);
     struct token_key *key = NULL;
     char *cert_pem = NULL, *key_pem = NULL;
     int rc = subscription_tenant(req, out->tenant_id);

@@ -29,6 +29,7 @@ enum {
     OPT_ADMIN_CLIENT_SECRET,
     OPT_ADMIN_PASSWORD,
     OPT_SUBSCRIPTION_ID,
+    OPT_SEED,
     OPT_HELP,
     OPT_VERSION,
     OPT_PORT_BASE, /* OPT_PORT_BASE + enum module_id: --<module>-port */
@@ -56,6 +57,8 @@ void config_usage(FILE *out)
         "  keys retire [--] KID  stop publishing an old signing key (-- before a KID\n"
         "                 that starts with '-')\n"
         "  audit [denied] [PRINCIPAL]  why was a request allowed or denied (--json)\n"
+        "  apply FILE     create what seed file FILE describes, in the data directory's\n"
+        "                 store (idempotent; README \"Use cases\" has the format)\n"
         "  app create NAME [--identifier-uri URI]\n"
         "                 register an application (with a client secret) whose API can be\n"
         "                 the audience of tokens: resource URI or app id\n"
@@ -84,6 +87,8 @@ void config_usage(FILE *out)
             "  --log-level LEVEL    debug, info, warn, error or off   [AZSIM_LOG_LEVEL, info]\n"
             "  --log-format FORMAT  text or json                      [AZSIM_LOG_FORMAT, text]\n"
             "  --idle-timeout SECS  close connections silent this long  [AZSIM_IDLE_TIMEOUT, %d]\n"
+            "  --seed FILE          apply seed file FILE before serving; healthy only after\n"
+            "                                                             [AZSIM_SEED]\n"
             "\n"
             "what the first start creates (generated unless given)    [AZSIM_TENANT_ID, ...]:\n"
             "  --tenant-id GUID  --tenant-domain NAME  --admin-client-id GUID\n"
@@ -186,6 +191,11 @@ static int apply(struct azsim_config *cfg, int opt, const char *value, const cha
     case OPT_JSON: cfg->json = true; break;
     case OPT_IDENTIFIER_URI: cfg->identifier_uri = value; break;
     case OPT_VM: cfg->vm = value; break;
+    case OPT_SEED:
+        if (!*value)
+            rc = AZ_EINVAL;
+        cfg->seed_file = value;
+        break;
     case OPT_TENANT_ID: rc = parse_guid(value, &cfg->seed.tenant_id); break;
     case OPT_ADMIN_CLIENT_ID: rc = parse_guid(value, &cfg->seed.admin_client_id); break;
     case OPT_SUBSCRIPTION_ID: rc = parse_guid(value, &cfg->seed.subscription_id); break;
@@ -234,6 +244,7 @@ static int apply_environment(struct azsim_config *cfg)
         {"AZSIM_ADMIN_CLIENT_SECRET", OPT_ADMIN_CLIENT_SECRET},
         {"AZSIM_ADMIN_PASSWORD", OPT_ADMIN_PASSWORD},
         {"AZSIM_SUBSCRIPTION_ID", OPT_SUBSCRIPTION_ID},
+        {"AZSIM_SEED", OPT_SEED},
     };
     for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
         const char *v = getenv(vars[i].name);
@@ -289,10 +300,11 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         {"admin-client-secret", required_argument, NULL, OPT_ADMIN_CLIENT_SECRET},
         {"admin-password", required_argument, NULL, OPT_ADMIN_PASSWORD},
         {"subscription-id", required_argument, NULL, OPT_SUBSCRIPTION_ID},
+        {"seed", required_argument, NULL, OPT_SEED},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
     };
-    size_t n = 20;
+    size_t n = 21;
     for (int i = 0; i < MODULE_COUNT; i++) {
         snprintf(port_names[i], sizeof(port_names[i]), "%s-port", modules[i]->name);
         opts[n++] = (struct option){port_names[i], required_argument, NULL, OPT_PORT_BASE + i};
@@ -304,7 +316,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
     } commands[] = {{"serve", CMD_SERVE},   {"help", CMD_HELP}, {"version", CMD_VERSION},
                     {"health", CMD_HEALTH}, {"ca", CMD_CA},     {"env", CMD_ENV},
                     {"info", CMD_INFO},     {"keys", CMD_KEYS}, {"app", CMD_APP},
-                    {"audit", CMD_AUDIT},   {"vm", CMD_VM}};
+                    {"audit", CMD_AUDIT},   {"vm", CMD_VM},     {"apply", CMD_APPLY}};
     int command = -1;
     size_t nargs = 0;
     /* "--" ends the options: the words after it are arguments even when they start with '-'
@@ -323,7 +335,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
                 break;
             const char *word = argv[optind++];
             if ((command == CMD_KEYS || command == CMD_APP || command == CMD_AUDIT ||
-                 command == CMD_VM) &&
+                 command == CMD_VM || command == CMD_APPLY) &&
                 nargs < ARRAY_SIZE(cfg->args)) {
                 cfg->args[nargs++] = word;
                 continue;

@@ -41,6 +41,7 @@ struct azsim_config {
     const char *args[3];        /* a command's own words: `azsim keys rotate` */
     const char *identifier_uri; /* `azsim app create --identifier-uri` */
     const char *vm;             /* `azsim env --vm`: a VM's name or resource id */
+    const char *seed_file;      /* `azsim serve --seed FILE`: applied before serving */
     struct azsim_seed seed;
 };
 
@@ -57,6 +58,7 @@ enum azsim_command {
     CMD_APP,
     CMD_AUDIT,
     CMD_VM,
+    CMD_APPLY,
 };
 
 /*

@@ -134,7 +134,7 @@ static const char *sign(struct http_request *req, const unsigned char *key, size
     return base64_encode(req->arena, mac, maclen);
 }
 
-static const char *sign_base64_key(struct http_request *req, const char *key64, const char *text)
+const char *blob_sign(struct http_request *req, const char *key64, const char *text)
 {
     unsigned char *key = NULL;
     long klen = base64_decode(req->arena, key64, strlen(key64), &key);
@@ -152,7 +152,7 @@ bool blob_signed_by_account(struct http_request *req, const char *account, const
     bool ok = false;
     if (store_step(st) == 1) {
         for (int i = 0; i < 2 && !ok; i++) {
-            const char *mac = sign_base64_key(req, store_column_text(st, i), text);
+            const char *mac = blob_sign(req, store_column_text(st, i), text);
             ok = mac && strcmp(mac, sig) == 0;
         }
     }
@@ -212,7 +212,7 @@ static int check_signature(struct http_request *req, struct blob_request *b)
     }
     const char *key = delegation_key(req, b->account, q(req, "skoid"), q(req, "sktid"),
                                      q(req, "skt"), q(req, "ske"), q(req, "sks"), q(req, "skv"));
-    const char *mac = key ? sign_base64_key(req, key, text) : NULL;
+    const char *mac = key ? blob_sign(req, key, text) : NULL;
     if (!mac || strcmp(mac, sig) != 0)
         return fail_signature(req);
     int64_t key_start = 0, key_expiry = 0, now = clock_now_ms();

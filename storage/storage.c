@@ -175,6 +175,13 @@ static const char *string_to_sign(struct http_request *req, const char *account)
     return text;
 }
 
+const char *blob_shared_key_authorization(struct http_request *req, const char *account,
+                                          const char *key64)
+{
+    const char *sig = key64 ? blob_sign(req, key64, string_to_sign(req, account)) : NULL;
+    return arena_printf(req->arena, "SharedKey %s:%s", account, sig ? sig : "");
+}
+
 /* ---- authentication -------------------------------------------------------------------------- */
 
 static int challenge(struct http_request *req, const char *tenant, int status, const char *code,

@@ -50,6 +50,12 @@ int blob_check_sas_permission(struct http_request *req, const char *action, bool
 /* POST ?restype=service&comp=userdelegationkey: a key user delegation SAS are signed with. */
 int blob_get_user_delegation_key(struct http_request *req);
 /* Is `sig` base64(HMAC-SHA256) of `text` under one of the account's keys? */
+/* base64(HMAC-SHA256(key, text)) with a base64 account key; NULL when the key is not base64. */
+const char *blob_sign(struct http_request *req, const char *key64, const char *text);
+/* The Authorization header a Shared Key client holding `key64` sends with `req` as it stands
+ * ("SharedKey account:signature"): how a seed file's blobs are written (common/seed.c). */
+const char *blob_shared_key_authorization(struct http_request *req, const char *account,
+                                          const char *key64);
 bool blob_signed_by_account(struct http_request *req, const char *account, const char *text,
                             const char *sig);
 /* "2026-11-27T10:00:00Z" (or without seconds, or a date) as ms since the epoch; false if not. */
