@@ -52,7 +52,45 @@ static int graph_authenticate(struct http_request *req)
                                           "failure. Invalid audience.");
 }
 
-static void write_object(struct json_writer *w, struct store_stmt *st)
+/* A service principal's certificates as Graph lists them: for a managed identity, the one ARM
+ * registered when it made the identity (its private half is IMDS's). Key material stays out. */
+static void write_key_credentials(struct http_request *req, struct json_writer *w,
+                                  const char *app_id)
+{
+    struct store_stmt *st;
+    jw_key(w, "keyCredentials");
+    jw_array_open(w);
+    if (store_prepare(req->store,
+                      "SELECT id, x5t, not_before, not_after FROM credentials WHERE app_id = ?1 "
+                      "AND kind = 'certificate' ORDER BY not_before",
+                      &st) == 0) {
+        store_bind_text(st, 1, app_id);
+        while (store_step(st) == 1) {
+            /* customKeyIdentifier is the SHA-1 thumbprint, base64 (x5t is base64url) */
+            char *thumb = arena_strdup(req->arena, store_column_text(st, 1));
+            for (char *c = thumb; *c; c++)
+                *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
+            char start[32], end[32];
+            clock_format_iso8601(store_column_int64(st, 2), start, sizeof(start));
+            clock_format_iso8601(store_column_int64(st, 3), end, sizeof(end));
+            jw_object_open(w);
+            jw_kv_string(w, "customKeyIdentifier", arena_printf(req->arena, "%s=", thumb));
+            jw_kv_string(w, "displayName", arena_printf(req->arena, "CN=%s", app_id));
+            jw_kv_string(w, "endDateTime", end);
+            jw_kv_string(w, "key", NULL);
+            jw_kv_string(w, "keyId", store_column_text(st, 0));
+            jw_kv_string(w, "startDateTime", start);
+            jw_kv_string(w, "type", "AsymmetricX509Cert");
+            jw_kv_string(w, "usage", "Verify");
+            jw_object_close(w);
+        }
+        store_finalize(st);
+    }
+    jw_array_close(w);
+}
+
+/* One directory object from a row (kind, object id, upn or app id, display name, type). */
+static void write_object(struct http_request *req, struct json_writer *w, struct store_stmt *st)
 {
     bool user = strcmp(store_column_text(st, 0), "user") == 0;
     jw_object_open(w);
@@ -64,12 +102,14 @@ static void write_object(struct json_writer *w, struct store_stmt *st)
         jw_kv_string(w, "userPrincipalName", store_column_text(st, 2));
         jw_kv_string(w, "mail", NULL);
     } else {
-        jw_kv_string(w, "appId", store_column_text(st, 2));
+        const char *app_id = arena_strdup(req->arena, store_column_text(st, 2));
+        jw_kv_string(w, "appId", app_id);
         jw_key(w, "servicePrincipalNames");
         jw_array_open(w);
-        jw_string(w, store_column_text(st, 2));
+        jw_string(w, app_id);
         jw_array_close(w);
         jw_kv_string(w, "servicePrincipalType", store_column_text(st, 4));
+        write_key_credentials(req, w, app_id);
     }
     jw_object_close(w);
 }
@@ -111,7 +151,7 @@ int aad_graph_get_by_ids(struct http_request *req)
         store_reset(st);
         store_bind_text(st, 1, id);
         if (store_step(st) == 1)
-            write_object(w, st);
+            write_object(req, w, st);
     }
     jw_array_close(w);
     jw_object_close(w);
@@ -162,7 +202,7 @@ static int reply_objects(struct http_request *req, struct store_stmt *st, const 
     jw_key(w, "value");
     jw_array_open(w);
     while (store_step(st) == 1)
-        write_object(w, st);
+        write_object(req, w, st);
     jw_array_close(w);
     jw_object_close(w);
     store_finalize(st);
@@ -196,7 +236,7 @@ int aad_graph_me(struct http_request *req)
     struct json_writer *w = json_writer_new();
     bool found = store_step(st) == 1;
     if (found)
-        write_object(w, st);
+        write_object(req, w, st);
     store_finalize(st);
     if (!found) {
         json_writer_free(w);

@@ -110,6 +110,15 @@ describe('ARM: network, managed identities and virtual machines', () => {
       assert.equal(sp.appId, clientId);
       assert.equal(sp.servicePrincipalType, 'ManagedIdentity');
       assert.equal(sp.displayName, 'id-one');
+      // Step 3: the certificate ARM registered on it (the private half is IMDS's), as Graph lists it.
+      assert.equal(sp.keyCredentials.length, 1, JSON.stringify(sp));
+      const [cert] = sp.keyCredentials;
+      assert.equal(cert.type, 'AsymmetricX509Cert');
+      assert.equal(cert.usage, 'Verify');
+      assert.equal(cert.displayName, `CN=${clientId}`);
+      assert.equal(cert.key, null);
+      assert.equal(Buffer.from(cert.customKeyIdentifier, 'base64').length, 20, 'a SHA-1 thumbprint');
+      assert.ok(Date.parse(cert.endDateTime) > Date.now() + 300 * 86400_000, cert.endDateTime);
       await ok('DELETE', `${uaiPath('id-one')}?${MSI}`, undefined, 200);
       assert.equal(await servicePrincipal(principalId), undefined);
     });
