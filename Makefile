@@ -24,7 +24,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 MODULES   := arm aad imds keyvault storage
 LIB_SRC   := $(filter-out common/main.c,$(wildcard common/*.c)) \
              $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
-DATA_SRC  := data/builtin_roles.S
+DATA_SRC  := data/builtin_roles.S data/demo.S
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(DATA_SRC:%.S=$(BUILD)/obj/%.o)
@@ -43,6 +43,11 @@ $(BUILD)/obj/%.o: %.c
 
 # Data compiled into the binary (.incbin); rebuilt when the data changes.
 $(BUILD)/obj/data/builtin_roles.o: data/builtin_roles.S data/builtin-roles.json
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/data/demo.o: data/demo.S demo/demo.py
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@

@@ -30,6 +30,7 @@ enum {
     OPT_ADMIN_PASSWORD,
     OPT_SUBSCRIPTION_ID,
     OPT_SEED,
+    OPT_STEP,
     OPT_HELP,
     OPT_VERSION,
     OPT_PORT_BASE, /* OPT_PORT_BASE + enum module_id: --<module>-port */
@@ -59,6 +60,9 @@ void config_usage(FILE *out)
         "  audit [denied] [PRINCIPAL]  why was a request allowed or denied (--json)\n"
         "  apply FILE     create what seed file FILE describes, in the data directory's\n"
         "                 store (idempotent; README \"Use cases\" has the format)\n"
+        "  demo system-assigned|user-assigned [--step]\n"
+        "                 the managed-identity flow in its seven steps, narrated, against\n"
+        "                 the running azsim (or one started for it); needs python3\n"
         "  app create NAME [--identifier-uri URI]\n"
         "                 register an application (with a client secret) whose API can be\n"
         "                 the audience of tokens: resource URI or app id\n"
@@ -191,6 +195,7 @@ static int apply(struct azsim_config *cfg, int opt, const char *value, const cha
     case OPT_JSON: cfg->json = true; break;
     case OPT_IDENTIFIER_URI: cfg->identifier_uri = value; break;
     case OPT_VM: cfg->vm = value; break;
+    case OPT_STEP: cfg->step = true; break;
     case OPT_SEED:
         if (!*value)
             rc = AZ_EINVAL;
@@ -301,10 +306,11 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
         {"admin-password", required_argument, NULL, OPT_ADMIN_PASSWORD},
         {"subscription-id", required_argument, NULL, OPT_SUBSCRIPTION_ID},
         {"seed", required_argument, NULL, OPT_SEED},
+        {"step", no_argument, NULL, OPT_STEP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
     };
-    size_t n = 21;
+    size_t n = 22;
     for (int i = 0; i < MODULE_COUNT; i++) {
         snprintf(port_names[i], sizeof(port_names[i]), "%s-port", modules[i]->name);
         opts[n++] = (struct option){port_names[i], required_argument, NULL, OPT_PORT_BASE + i};
@@ -316,7 +322,8 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
     } commands[] = {{"serve", CMD_SERVE},   {"help", CMD_HELP}, {"version", CMD_VERSION},
                     {"health", CMD_HEALTH}, {"ca", CMD_CA},     {"env", CMD_ENV},
                     {"info", CMD_INFO},     {"keys", CMD_KEYS}, {"app", CMD_APP},
-                    {"audit", CMD_AUDIT},   {"vm", CMD_VM},     {"apply", CMD_APPLY}};
+                    {"audit", CMD_AUDIT},   {"vm", CMD_VM},     {"apply", CMD_APPLY},
+                    {"demo", CMD_DEMO}};
     int command = -1;
     size_t nargs = 0;
     /* "--" ends the options: the words after it are arguments even when they start with '-'
@@ -335,7 +342,7 @@ int config_parse(struct azsim_config *cfg, int argc, char **argv)
                 break;
             const char *word = argv[optind++];
             if ((command == CMD_KEYS || command == CMD_APP || command == CMD_AUDIT ||
-                 command == CMD_VM || command == CMD_APPLY) &&
+                 command == CMD_VM || command == CMD_APPLY || command == CMD_DEMO) &&
                 nargs < ARRAY_SIZE(cfg->args)) {
                 cfg->args[nargs++] = word;
                 continue;

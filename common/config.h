@@ -42,6 +42,7 @@ struct azsim_config {
     const char *identifier_uri; /* `azsim app create --identifier-uri` */
     const char *vm;             /* `azsim env --vm`: a VM's name or resource id */
     const char *seed_file;      /* `azsim serve --seed FILE`: applied before serving */
+    bool step;                  /* `azsim demo --step`: pause between steps */
     struct azsim_seed seed;
 };
 
@@ -59,6 +60,7 @@ enum azsim_command {
     CMD_AUDIT,
     CMD_VM,
     CMD_APPLY,
+    CMD_DEMO,
 };
 
 /*

@@ -823,6 +823,32 @@ static int apply_command(struct azsim_config *cfg)
     return rc;
 }
 
+extern const char azsim_demo_script[]; /* demo/demo.py (data/demo.S) */
+
+/* `azsim demo system-assigned|user-assigned [--step]`: the embedded narration, run by python3
+ * with this binary and the data directory; it talks to azsim over HTTP only. */
+static int demo(const struct azsim_config *cfg)
+{
+    const char *mode = cfg->args[0];
+    if (!mode || cfg->args[1] ||
+        (strcmp(mode, "system-assigned") != 0 && strcmp(mode, "user-assigned") != 0)) {
+        fprintf(stderr, "usage: azsim demo system-assigned|user-assigned [--step]\n");
+        return 2;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        fprintf(stderr, "azsim: cannot find my own binary: %s\n", strerror(errno));
+        return 1;
+    }
+    self[n] = '\0';
+    fflush(stdout);
+    execlp("python3", "python3", "-c", azsim_demo_script, mode, self, cfg->data_dir,
+           cfg->step ? "1" : "0", (char *)NULL);
+    fprintf(stderr, "azsim: the demo needs python3: %s\n", strerror(errno));
+    return 1;
+}
+
 /* `azsim audit [denied] [PRINCIPAL]`: the newest authorization decisions, with their reasons. */
 static int audit(const struct azsim_config *cfg)
 {
@@ -886,6 +912,7 @@ int main(int argc, char **argv)
     case CMD_AUDIT: return audit(&cfg);
     case CMD_VM: return vm_list(&cfg);
     case CMD_APPLY: return apply_command(&cfg);
+    case CMD_DEMO: return demo(&cfg);
     case CMD_SERVE: return serve(&cfg);
     }
     return 2;
