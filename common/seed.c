@@ -71,8 +71,7 @@ static int fail(struct seed *sd, const char *field, const char *fmt, ...)
     return AZ_EINVAL;
 }
 
-/* ---- reading entries --------------------------------------------------------------------------
- */
+/* ---- reading entries ------------------------------------------------------------------------- */
 
 /* Only `allowed` members (NULL-terminated): a typo is an error, not a silently missing value. */
 static int check_members(struct seed *sd, const struct json *e, const char *const *allowed)
@@ -132,8 +131,7 @@ static const struct json *find_entry(struct seed *sd, const char *section, const
     return NULL;
 }
 
-/* ---- calling the services ----------------------------------------------------------------------
- */
+/* ---- calling the services -------------------------------------------------------------------- */
 
 /* Send one request to module `m` in process, as a client would over the network. `headers` are
  * name/value pairs ended by NULL. */
@@ -227,7 +225,7 @@ static int sign_in(struct seed *sd)
     return 0;
 }
 
-/* ---- the directory -------------------------------------------------------------------------- */
+/* ---- the directory --------------------------------------------------------------------------- */
 
 /* The tenant an entry names ("tenant": id or domain), else the default one. */
 static int entry_tenant(struct seed *sd, const struct json *e, struct aad_tenant *t)
@@ -363,8 +361,7 @@ static int apply_application(struct seed *sd, const struct json *e)
     return 0;
 }
 
-/* ---- resources --------------------------------------------------------------------------------
- */
+/* ---- resources ------------------------------------------------------------------------------- */
 
 /* Where an entry lives: its subscription (or the default one) and resource group. */
 struct place {
@@ -830,7 +827,7 @@ static int apply_storage_account(struct seed *sd, const struct json *e)
     return 0;
 }
 
-/* ---- role assignments --------------------------------------------------------------------- */
+/* ---- role assignments ------------------------------------------------------------------------ */
 
 /* What a reference "kind:name" names: the ARM path of a resource in the file (or in the entry's
  * resource group), the subscription, or a scope given whole. */
@@ -1014,7 +1011,7 @@ static int apply_role_assignment(struct seed *sd, const struct json *e)
     return rc;
 }
 
-/* ---- the file ------------------------------------------------------------------------------ */
+/* ---- the file -------------------------------------------------------------------------------- */
 
 struct section {
     const char *name;
