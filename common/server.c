@@ -20,6 +20,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -27,6 +28,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
+#include <event2/util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
@@ -508,6 +510,50 @@ static int listener_new(struct server *s, const struct module *m,
     return 0;
 }
 
+/*
+ * A listening socket on `bind`:`port` that the module's other threads bind as well
+ * (SO_REUSEPORT), so the kernel spreads new connections evenly over them; one descriptor shared
+ * by every thread would let whichever woke first accept a whole burst, leaving a core idle for
+ * the life of those keep-alive connections. When `exclusive`, a plain bind first checks that no
+ * other process holds the port: a second azsim fails as before instead of joining the group.
+ */
+static evutil_socket_t listen_shared(const char *bind_addr, int port, bool exclusive)
+{
+    struct evutil_addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = EVUTIL_AI_PASSIVE};
+    struct evutil_addrinfo *ai = NULL;
+    char service[8];
+    snprintf(service, sizeof(service), "%d", port);
+    if (evutil_getaddrinfo(bind_addr, service, &hints, &ai) != 0)
+        return -1;
+    int one = 1;
+    evutil_socket_t fd = -1;
+    if (exclusive && port != 0) {
+        evutil_socket_t probe = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        bool free_port = probe >= 0 && bind(probe, ai->ai_addr, ai->ai_addrlen) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (!free_port)
+            goto out;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto out;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* inherited by accepted ones */
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        int saved = errno;
+        close(fd);
+        fd = -1;
+        errno = saved;
+    }
+out:
+    evutil_freeaddrinfo(ai);
+    return fd;
+}
+
 static int listener_create(struct server *s, const struct module *m, int port,
                            const struct store_location *store_loc, struct listener **out)
 {
@@ -516,14 +562,15 @@ static int listener_create(struct server *s, const struct module *m, int port,
     struct listener *l = *out;
     if (rc != 0)
         return rc;
-    l->bound = evhttp_bind_socket_with_handle(l->http, cfg->bind, (ev_uint16_t)port);
+    evutil_socket_t fd = listen_shared(cfg->bind, port, true);
+    l->bound = fd >= 0 ? evhttp_accept_socket_with_handle(l->http, fd) : NULL;
     if (!l->bound) {
-        LOG_ERROR(m->name, "cannot listen on %s port %d: %s", cfg->bind, port, strerror(errno));
+        LOG_ERROR(m->name, "cannot listen on %s port %d: %s", cfg->bind, port,
+                  fd >= 0 ? "evhttp refused the socket" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return AZ_EIO;
     }
-    evutil_socket_t fd = evhttp_bound_socket_get_fd(l->bound);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0)
@@ -535,9 +582,9 @@ static int listener_create(struct server *s, const struct module *m, int port,
 }
 
 /*
- * Another thread for `primary`'s socket: its own loop, store connection and state, accepting
- * on a duplicate of the same listening descriptor, so the kernel hands each new connection to
- * whichever thread is free. A module then uses every core (token signing, TLS handshakes).
+ * Another thread for `primary`'s port: its own loop, store connection and state, and its own
+ * socket on the same port (listen_shared), so a module uses every core (token signing, TLS
+ * handshakes).
  */
 static int listener_add_sibling(struct server *s, struct listener *primary,
                                 const struct store_location *store_loc)
@@ -548,7 +595,10 @@ static int listener_add_sibling(struct server *s, struct listener *primary,
     primary->sibling = l;
     if (rc != 0)
         return rc;
-    evutil_socket_t fd = dup(evhttp_bound_socket_get_fd(primary->bound));
+    int port = ntohs(primary->connect_addr.ss_family == AF_INET6
+                         ? ((struct sockaddr_in6 *)&primary->connect_addr)->sin6_port
+                         : ((struct sockaddr_in *)&primary->connect_addr)->sin_port);
+    evutil_socket_t fd = listen_shared(s->cfg->bind, port, false);
     l->bound = fd >= 0 ? evhttp_accept_socket_with_handle(l->http, fd) : NULL;
     if (!l->bound) {
         if (fd >= 0)

@@ -99,6 +99,19 @@ test('a port already in use fails the start with a message naming it', async (t)
   assert.ok(!existsSync(join(dir, 'azsim.run.json')), 'no run file for a server that never ran');
 });
 
+test('a port a running azsim holds fails a second azsim: its threads share the port, others may not', async (t) => {
+  const first = await az.startFor(t, {});
+  const { dir, cleanup } = az.tempDir();
+  t.after(cleanup);
+  const args = ['serve', '--data-dir', dir, '--in-memory', '--proxy-port', '0'];
+  for (const m of az.MODULES) args.push(`--${m}-port`, m === 'aad' ? String(first.ports.aad) : '0');
+  const r = az.run(args);
+  az.assertNoSanitizerReport(r.stderr);
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.ok(r.stderr.includes(`port ${first.ports.aad}`), r.stderr);
+  await az.assertHealthy(first);
+});
+
 test('--only imds,aad starts only those two listeners', async (t) => {
   const s = await az.startFor(t, { args: ['--only', 'imds,aad'] });
   assert.deepEqual(Object.keys(s.urls).sort(), ['aad', 'imds']);
