@@ -20,6 +20,10 @@
 #include <string.h>
 
 #define VAULT_TYPE "Microsoft.KeyVault/vaults"
+#define VAULT_API_VERSIONS                                                                         \
+    {                                                                                              \
+        "2026-02-01", "2023-07-01", "2022-07-01", "2016-10-01"                                     \
+    }
 #define DAY_MS (86400 * (int64_t)1000)
 
 /* 3-24 letters, digits and hyphens; a letter first, a letter or digit last, no "--". */
@@ -206,7 +210,7 @@ static int remove_vault(struct http_request *req, const struct json *vault)
 const struct arm_type arm_key_vaults = {
     .namespace = "Microsoft.KeyVault",
     .type = "vaults",
-    .api_versions = {"2026-02-01", "2023-07-01", "2022-07-01", "2016-10-01"},
+    .api_versions = VAULT_API_VERSIONS,
     .valid_name = valid_vault_name,
     .name_rule = "The vault name '%s' is invalid. A vault's name must be between 3-24 "
                  "alphanumeric characters. The name must begin with a letter, end with a letter "
@@ -365,7 +369,7 @@ static int write_secret(struct arm_change *c)
 const struct arm_type arm_vault_secrets = {
     .namespace = "Microsoft.KeyVault",
     .type = "vaults/secrets",
-    .api_versions = {"2026-02-01", "2023-07-01", "2022-07-01", "2016-10-01"},
+    .api_versions = VAULT_API_VERSIONS,
     .flags = ARM_TYPE_NO_LOCATION,
     .valid_name = valid_secret_name,
     .name_rule = "The secret name '%s' is invalid. A secret's name must be 1-127 letters, digits "

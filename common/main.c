@@ -257,19 +257,18 @@ static void raise_fd_limit(void)
     }
 }
 
-/* Apply seed file cfg->seed_file (common/seed.h); the error names the entry and field. */
-static int apply_seed_file(const struct azsim_config *cfg, struct store *s,
-                           const struct server_context *ctx, const struct identity *id)
+/* Apply seed file `path` (common/seed.h); the error names the entry and field. */
+static int apply_seed_file(const char *path, struct store *s, const struct server_context *ctx,
+                           const struct identity *id)
 {
     char err[1024];
     int64_t started = clock_mono_ms();
-    if (seed_apply(s, ctx, &id->aad, id->subscription_id, cfg->seed_file, err, sizeof(err)) != 0) {
+    if (seed_apply(s, ctx, &id->aad, id->subscription_id, path, err, sizeof(err)) != 0) {
         LOG_ERROR("azsim", "seed not applied: %s", err);
         fprintf(stderr, "azsim: seed not applied: %s\n", err);
         return 1;
     }
-    LOG_INFO("azsim", "seed %s applied in %lld ms", cfg->seed_file,
-             (long long)(clock_mono_ms() - started));
+    LOG_INFO("azsim", "seed %s applied in %lld ms", path, (long long)(clock_mono_ms() - started));
     return 0;
 }
 
@@ -313,7 +312,7 @@ static int serve(const struct azsim_config *cfg)
     struct server_context ctx = {
         .version = AZSIM_VERSION, .ca_pem = tls_ca_pem(tls), .data_dir = cfg->data_dir};
     /* Before any listener answers, so health turns green only with the seed in place. */
-    if (cfg->seed_file && apply_seed_file(cfg, store, &ctx, &identity) != 0)
+    if (cfg->seed_file && apply_seed_file(cfg->seed_file, store, &ctx, &identity) != 0)
         goto out;
     if (server_create(cfg, &ctx, &loc, tls, &srv) != 0 ||
         frontdoor_create(cfg, &ctx, srv, &fd) != 0)
@@ -801,7 +800,7 @@ static int app(const struct azsim_config *cfg)
 
 /* `azsim apply FILE`: a seed file applied to the data directory's store, beside a running
  * server or not (not an --in-memory one: give it --seed instead). */
-static int apply_command(struct azsim_config *cfg)
+static int apply_command(const struct azsim_config *cfg)
 {
     if (!cfg->args[0] || cfg->args[1]) {
         fprintf(stderr, "usage: azsim apply FILE\n");
@@ -809,15 +808,17 @@ static int apply_command(struct azsim_config *cfg)
     }
     struct identity id;
     load_identity(cfg, &id);
-    struct store *s = id.aad.client_secret[0] ? open_data_store(cfg) : NULL;
-    if (!id.aad.client_secret[0])
+    struct store *s = NULL;
+    int rc = 1;
+    if (!id.aad.client_secret[0]) {
         fprintf(stderr, "azsim: no credentials in %s: start azsim there once first\n",
                 cfg->data_dir);
-    struct server_context ctx = {.version = AZSIM_VERSION, .data_dir = cfg->data_dir};
-    cfg->seed_file = cfg->args[0];
-    int rc = s ? apply_seed_file(cfg, s, &ctx, &id) : 1;
-    if (rc == 0)
-        printf("applied %s\n", cfg->seed_file);
+    } else if ((s = open_data_store(cfg)) != NULL) {
+        struct server_context ctx = {.version = AZSIM_VERSION, .data_dir = cfg->data_dir};
+        rc = apply_seed_file(cfg->args[0], s, &ctx, &id);
+        if (rc == 0)
+            printf("applied %s\n", cfg->args[0]);
+    }
     store_close(s);
     aad_identity_release(&id.aad);
     return rc;

@@ -6,7 +6,7 @@
 // field at fault.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -146,6 +146,43 @@ describe('seed files', () => {
     assert.equal((await password('Alice-Pass-1')).status, 400);
     t = await password('Alice-Pass-2');
     assert.equal(t.status, 200, t.text);
+  });
+
+  it('an application with a certificate (PEM in the file) signs in with a client assertion', async () => {
+    const dir = az.tempDir();
+    try {
+      const key = join(dir.dir, 'key.pem');
+      const cert = join(dir.dir, 'cert.pem');
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+        '-days', '30', '-subj', '/CN=orders-worker'], { encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+      const appId = 'ce47ce47-1111-4222-8333-444455556666';
+      const file = join(dir.dir, 'seed.json');
+      writeFileSync(file, JSON.stringify({
+        applications: [{ displayName: 'orders-worker', appId, certificate: readFileSync(cert, 'utf8') }],
+      }));
+      for (let i = 0; i < 2; i++) assert.equal(apply(file).code, 0);
+      const both = join(dir.dir, 'both.pem');
+      writeFileSync(both, readFileSync(key, 'utf8') + readFileSync(cert, 'utf8'));
+      const pem = aad.readClientPem(both);
+      const tokenPath = `/${info.tenantId}/oauth2/v2.0/token`;
+      const assertion = await aad.clientAssertion({
+        keyPem: pem.keyPem, alg: 'PS256', header: { 'x5t#S256': pem.x5tS256 }, clientId: appId, aud: `${s.urls.aad}${tokenPath}`,
+      });
+      const r = await aad.postForm(s, tokenPath, {
+        grant_type: 'client_credentials', client_id: appId, client_assertion_type: aad.ASSERTION_TYPE,
+        client_assertion: assertion, scope: `${armLib.ARM}/.default`,
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(armLib.claimsOf(r.json().access_token).appid, appId);
+      const bad = join(dir.dir, 'bad.json');
+      writeFileSync(bad, JSON.stringify({ applications: [{ displayName: 'x', certificate: 'not a certificate' }] }));
+      const refused = apply(bad);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /applications\[0\] \(x\)\.certificate: is not a PEM certificate/);
+    } finally {
+      dir.cleanup();
+    }
   });
 
   it('@azure/arm-keyvault: secrets created, updated, got and listed through Resource Manager', async () => {
