@@ -244,6 +244,9 @@ int arm_check_storage_name(struct http_request *req);
 int arm_bootstrap(struct store *s, const struct aad_identity *admin, const char *want,
                   char sub_out[40]);
 
+/* The tenant that trusts subscription `id`: 0, AZ_ENOTFOUND or AZ_ESTORE. */
+int arm_subscription_tenant(struct store *s, const char *id, char out[40]);
+
 /* Subscription `id` in tenant `tenant_id` with the admin as Owner, unless it exists: 0, or
  * AZ_EEXIST when it exists in another tenant, or a store error. Inside a transaction. */
 int arm_subscription_ensure(struct store *s, const char *id, const char *tenant_id,

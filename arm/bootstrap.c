@@ -136,20 +136,28 @@ int arm_bootstrap(struct store *s, const struct aad_identity *admin, const char 
     return arm_storage_bootstrap(s, sub_out);
 }
 
-int arm_subscription_ensure(struct store *s, const char *id, const char *tenant_id,
-                            const char *name, const struct aad_identity *admin)
+int arm_subscription_tenant(struct store *s, const char *id, char out[40])
 {
     struct store_stmt *st;
     if (store_prepare(s, "SELECT tenant_id FROM subscriptions WHERE id = lower(?1)", &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, id);
     int rc = store_step(st);
-    bool other = rc == 1 && !str_ieq(store_column_text(st, 0), tenant_id);
-    store_finalize(st);
-    if (rc < 0)
-        return AZ_ESTORE;
     if (rc == 1)
-        return other ? AZ_EEXIST : 0;
+        snprintf(out, 40, "%s", store_column_text(st, 0));
+    store_finalize(st);
+    return rc == 1 ? 0 : rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
+}
+
+int arm_subscription_ensure(struct store *s, const char *id, const char *tenant_id,
+                            const char *name, const struct aad_identity *admin)
+{
+    char have[40];
+    int rc = arm_subscription_tenant(s, id, have);
+    if (rc == 0)
+        return str_ieq(have, tenant_id) ? 0 : AZ_EEXIST;
+    if (rc != AZ_ENOTFOUND)
+        return rc;
     char sub[40];
     snprintf(sub, sizeof(sub), "%s", id);
     for (char *p = sub; *p; p++)

@@ -18,21 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The tenant that trusts the request's subscription. */
-static int subscription_tenant(struct http_request *req, char out[40])
-{
-    struct store_stmt *st;
-    if (store_prepare(req->store, "SELECT tenant_id FROM subscriptions WHERE id = lower(?1)",
-                      &st) != 0)
-        return AZ_ESTORE;
-    store_bind_text(st, 1, http_param(req, "subscriptionId"));
-    int rc = store_step(st);
-    if (rc == 1)
-        snprintf(out, 40, "%s", store_column_text(st, 0));
-    store_finalize(st);
-    return rc == 1 ? 0 : AZ_ESTORE;
-}
-
 int arm_identity_create(struct http_request *req, const char *name, const char *resource_id,
                         struct arm_identity *out)
 {
@@ -48,7 +33,7 @@ int arm_identity_create(struct http_request *req, const char *name, const char *
         uuid_v4(out->client_id);
     struct token_key *key = NULL;
     char *cert_pem = NULL, *key_pem = NULL;
-    int rc = subscription_tenant(req, out->tenant_id);
+    int rc = arm_subscription_tenant(req->store, http_param(req, "subscriptionId"), out->tenant_id);
     if (rc == 0)
         rc = token_key_generate(out->client_id, &key);
     if (rc == 0)

@@ -242,44 +242,6 @@ static bool valid_secret_name(const char *name)
     return true;
 }
 
-/* The latest version of secret `name` in `vault`: its version id and stored body, or NULL. */
-static const struct json *latest_secret(struct http_request *req, const char *vault,
-                                        const char *name, const char **version)
-{
-    struct store_stmt *st;
-    const struct json *body = NULL;
-    if (store_prepare(req->store,
-                      "SELECT version, body FROM vault_objects WHERE vault = ?1 AND collection = "
-                      "'" SECRETS_COLLECTION "' AND name = ?2 ORDER BY created DESC, rowid DESC "
-                      "LIMIT 1",
-                      &st) != 0)
-        return NULL;
-    store_bind_text(st, 1, vault);
-    store_bind_text(st, 2, name);
-    if (store_step(st) == 1) {
-        *version = arena_strdup(req->arena, store_column_text(st, 0));
-        const char *text = store_column_text(st, 1);
-        body = json_parse_in(req->arena, text, strlen(text));
-    }
-    store_finalize(st);
-    return body;
-}
-
-static bool secret_deleted(struct http_request *req, const char *vault, const char *name)
-{
-    struct store_stmt *st;
-    if (store_prepare(req->store,
-                      "SELECT 1 FROM vault_deleted_objects WHERE vault = ?1 AND collection = "
-                      "'" SECRETS_COLLECTION "' AND name = ?2",
-                      &st) != 0)
-        return false;
-    store_bind_text(st, 1, vault);
-    store_bind_text(st, 2, name);
-    bool deleted = store_step(st) == 1;
-    store_finalize(st);
-    return deleted;
-}
-
 static int write_secret(struct arm_change *c)
 {
     struct http_request *req = c->req;
@@ -295,14 +257,17 @@ static int write_secret(struct arm_change *c)
         return bad_parameter(req, "The parameter properties.contentType must be a string.");
     if (kv_check_properties(req, p) != 0)
         return AZ_EREPLIED;
-    if (secret_deleted(req, vault, name))
+    int64_t deleted_at, purge_at;
+    if (kv_object_deleted_in(req, vault, SECRETS_COLLECTION, name, &deleted_at, &purge_at) == 0)
         return http_fail(req, 409, "Conflict",
                          "Secret %s is currently in a deleted but recoverable state, and its name "
                          "cannot be reused; in this state, the secret can only be recovered or "
                          "purged.",
                          name);
-    const char *version = NULL;
-    const struct json *was = latest_secret(req, vault, name, &version);
+    struct kv_object latest = {0};
+    kv_object_get_in(req, vault, SECRETS_COLLECTION, name, NULL, &latest);
+    const char *version = latest.version;
+    const struct json *was = latest.body;
     /* The value it has already: a deployment run again makes no new version. */
     if (value && was && strcmp(json_string(value), json_string(json_get(was, "value"))) == 0)
         value = NULL;

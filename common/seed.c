@@ -664,21 +664,6 @@ static int apply_vm(struct seed *sd, const struct json *e)
     return rc ? rc : check_fixed_ids(sd, &ids, json_get(a.body, "identity"));
 }
 
-/* The tenant of subscription `sub`, or NULL. */
-static const char *subscription_tenant(struct seed *sd, const char *sub)
-{
-    struct store_stmt *st;
-    const char *tenant = NULL;
-    if (store_prepare(sd->store, "SELECT tenant_id FROM subscriptions WHERE id = lower(?1)", &st) !=
-        0)
-        return NULL;
-    store_bind_text(st, 1, sub);
-    if (store_step(st) == 1)
-        tenant = arena_strdup(sd->arena, store_column_text(st, 0));
-    store_finalize(st);
-    return tenant;
-}
-
 static int apply_vault(struct seed *sd, const struct json *e)
 {
     static const char *const members[] = {
@@ -691,8 +676,8 @@ static int apply_vault(struct seed *sd, const struct json *e)
     const struct json *secrets = json_get(e, "secrets");
     if (secrets && json_type(secrets) != JSON_OBJECT)
         return fail(sd, "secrets", "must be an object: secret name → value");
-    const char *tenant = subscription_tenant(sd, p.sub);
-    if (!tenant)
+    char tenant[40];
+    if (arm_subscription_tenant(sd->store, p.sub, tenant) != 0)
         return fail(sd, "subscription", "no subscription %s", p.sub);
     const char *path = resource_path(sd, &p, "Microsoft.KeyVault/vaults", name);
     struct json_writer *w = body_open(&p);

@@ -70,6 +70,10 @@ int kv_object_add(struct http_request *req, const char *collection, const char *
 /* The same for vault `vault` outside a data-plane request (ARM's vaults/secrets). */
 int kv_object_insert(struct store *s, const char *vault, const char *collection, const char *name,
                      const char *body, char version[33]);
+int kv_object_get_in(struct http_request *req, const char *vault, const char *collection,
+                     const char *name, const char *version, struct kv_object *out);
+int kv_object_deleted_in(struct http_request *req, const char *vault, const char *collection,
+                         const char *name, int64_t *deleted_at, int64_t *purge_at);
 int kv_object_replace(struct http_request *req, const char *collection, const char *name,
                       const char *version, const char *body);
 /* Is `name` soft-deleted? 0 (with its dates, ms) or AZ_ENOTFOUND. */

@@ -23,16 +23,23 @@
 #define PAGE_MAX 25
 
 /* Bind ?1 = the vault, ?2 = the collection, ?3 = the name. */
-static struct store_stmt *prepare(struct http_request *req, const char *sql, const char *collection,
-                                  const char *name)
+static struct store_stmt *prepare_in(struct http_request *req, const char *vault, const char *sql,
+                                     const char *collection, const char *name)
 {
     struct store_stmt *st;
     if (store_prepare(req->store, sql, &st) != 0)
         return NULL;
-    store_bind_text(st, 1, kv_vault(req)->name);
+    store_bind_text(st, 1, vault);
     store_bind_text(st, 2, collection);
     store_bind_text(st, 3, name);
     return st;
+}
+
+/* The same in the request's vault. */
+static struct store_stmt *prepare(struct http_request *req, const char *sql, const char *collection,
+                                  const char *name)
+{
+    return prepare_in(req, kv_vault(req)->name, sql, collection, name);
 }
 
 #define NOT_DELETED                                                                                \
@@ -41,18 +48,18 @@ static struct store_stmt *prepare(struct http_request *req, const char *sql, con
 
 /* One version: the latest (version NULL or "") or the one named; deleted objects only when
  * `deleted`, live ones only otherwise. */
-static int get_version(struct http_request *req, const char *collection, const char *name,
-                       const char *version, bool deleted, struct kv_object *out)
+static int get_version(struct http_request *req, const char *vault, const char *collection,
+                       const char *name, const char *version, bool deleted, struct kv_object *out)
 {
     bool latest = !version || !*version;
-    struct store_stmt *st =
-        prepare(req,
-                arena_printf(req->arena,
-                             "SELECT name, version, body FROM vault_objects o WHERE vault = ?1 AND "
-                             "collection = ?2 AND name = ?3 AND (?4 IS NULL OR version = ?4) AND %s"
-                             "(" NOT_DELETED ") ORDER BY created DESC, rowid DESC LIMIT 1",
-                             deleted ? "NOT " : ""),
-                collection, name);
+    struct store_stmt *st = prepare_in(
+        req, vault,
+        arena_printf(req->arena,
+                     "SELECT name, version, body FROM vault_objects o WHERE vault = ?1 AND "
+                     "collection = ?2 AND name = ?3 AND (?4 IS NULL OR version = ?4) AND %s"
+                     "(" NOT_DELETED ") ORDER BY created DESC, rowid DESC LIMIT 1",
+                     deleted ? "NOT " : ""),
+        collection, name);
     if (!st)
         return AZ_ESTORE;
     store_bind_text(st, 4, latest ? NULL : version);
@@ -70,14 +77,20 @@ static int get_version(struct http_request *req, const char *collection, const c
 int kv_object_get(struct http_request *req, const char *collection, const char *name,
                   const char *version, struct kv_object *out)
 {
-    return get_version(req, collection, name, version, false, out);
+    return get_version(req, kv_vault(req)->name, collection, name, version, false, out);
+}
+
+int kv_object_get_in(struct http_request *req, const char *vault, const char *collection,
+                     const char *name, const char *version, struct kv_object *out)
+{
+    return get_version(req, vault, collection, name, version, false, out);
 }
 
 int kv_deleted_object_get(struct http_request *req, const char *collection, const char *name,
                           struct kv_object *out, int64_t *deleted_at, int64_t *purge_at)
 {
     int rc = kv_object_deleted(req, collection, name, deleted_at, purge_at);
-    return rc == 0 ? get_version(req, collection, name, NULL, true, out) : rc;
+    return rc == 0 ? get_version(req, kv_vault(req)->name, collection, name, NULL, true, out) : rc;
 }
 
 int kv_object_insert(struct store *s, const char *vault, const char *collection, const char *name,
@@ -114,10 +127,17 @@ int kv_object_replace(struct http_request *req, const char *collection, const ch
 int kv_object_deleted(struct http_request *req, const char *collection, const char *name,
                       int64_t *deleted_at, int64_t *purge_at)
 {
-    struct store_stmt *st = prepare(req,
-                                    "SELECT deleted_at, purge_at FROM vault_deleted_objects WHERE "
-                                    "vault = ?1 AND collection = ?2 AND name = ?3",
-                                    collection, name);
+    return kv_object_deleted_in(req, kv_vault(req)->name, collection, name, deleted_at, purge_at);
+}
+
+int kv_object_deleted_in(struct http_request *req, const char *vault, const char *collection,
+                         const char *name, int64_t *deleted_at, int64_t *purge_at)
+{
+    struct store_stmt *st =
+        prepare_in(req, vault,
+                   "SELECT deleted_at, purge_at FROM vault_deleted_objects WHERE "
+                   "vault = ?1 AND collection = ?2 AND name = ?3",
+                   collection, name);
     if (!st)
         return AZ_ESTORE;
     int rc = store_step(st);
