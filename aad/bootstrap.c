@@ -41,15 +41,6 @@ static char *new_uuid(void)
     return id;
 }
 
-/* Client secrets look like Entra's: 40 characters with a "~" in the fourth place. */
-static char *new_secret(void)
-{
-    char *raw = secret_generate(30);
-    char *s = xasprintf("%.3s~%.36s", raw, raw + 3);
-    free(raw);
-    return s;
-}
-
 static char *new_password(void)
 {
     char *raw = secret_generate(12);
@@ -101,7 +92,8 @@ static int ensure_admin_app(struct store *s, const struct aad_identity *want,
         return rc;
     snprintf(out->client_object_id, sizeof(out->client_object_id), "%s", c.object_id);
     /* A secret nobody knows any more (no credentials file) is replaced by a new one. */
-    pick(out->client_secret, sizeof(out->client_secret), want->client_secret, NULL, new_secret);
+    pick(out->client_secret, sizeof(out->client_secret), want->client_secret, NULL,
+         secret_generate_client_secret);
     if (aad_client_secret_check(s, out->client_id, out->client_secret) == 0)
         return 0;
     if ((rc = aad_application_remove_secrets(s, out->client_id)) != 0)

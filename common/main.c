@@ -771,7 +771,7 @@ static int app(const struct azsim_config *cfg)
     struct aad_tenant t;
     char app_id[37];
     uuid_v4(app_id);
-    char *secret = secret_generate(30);
+    char *secret = secret_generate_client_secret();
     int rc = store_begin(s);
     if (rc == 0 && (rc = aad_tenant_default(s, &t)) == 0 &&
         (rc = aad_application_create(s, t.id, app_id, cfg->args[1], cfg->identifier_uri, false,

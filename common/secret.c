@@ -101,6 +101,25 @@ char *secret_generate(size_t nbytes)
     return out;
 }
 
+char *secret_generate_client_secret(void)
+{
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    char head[4];
+    for (size_t i = 0; i < 3;) {
+        unsigned char b;
+        random_bytes(&b, 1);
+        if (b < 248) /* 248 = 4 * 62: no bias */
+            head[i++] = alnum[b % 62];
+    }
+    head[3] = '\0';
+    char *tail = secret_generate(27); /* 36 base64url characters */
+    char *s = xasprintf("%s~%s", head, tail);
+    OPENSSL_cleanse(tail, strlen(tail));
+    free(tail);
+    OPENSSL_cleanse(head, sizeof(head));
+    return s;
+}
+
 char *secret_digest(const char *data)
 {
     unsigned char hash[HASH_BYTES];

@@ -20,6 +20,9 @@ char *secret_hash(const char *secret, enum secret_kind kind);
 bool secret_matches(const char *stored, const char *secret);
 /* A new random secret of `nbytes` random bytes, base64url; a heap string. */
 char *secret_generate(size_t nbytes);
+/* A new client secret shaped like Entra's: 40 characters, alphanumeric for the first three (so
+ * a command line never takes it for an option), "~" fourth, then base64url; a heap string. */
+char *secret_generate_client_secret(void);
 /* A base64url SHA-256 of `data` (for looking up refresh tokens by hash); a heap string. */
 char *secret_digest(const char *data);
 
