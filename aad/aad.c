@@ -8,8 +8,11 @@
  * /adfs/... that the Azure CLI uses for a custom cloud, /common/discovery/instance and
  * /common/userrealm/{upn}. {tenant} is a GUID or a domain, matched case-insensitively.
  *
+ * Microsoft Graph's slice (directory objects, applications, service principals) is in graph.c and
+ * graph_applications.c.
+ *
  * Not emulated: interactive flows (authorize, device code), federation (WS-Trust), conditional
- * access, consent, Microsoft Graph's directory API.
+ * access, consent.
  */
 #include "aad/aad.h"
 
@@ -285,6 +288,25 @@ static const struct route aad_routes[] = {
     {HTTP_GET, "/v1.0/users", aad_graph_users, "Graph_Users_List", NULL},
     {HTTP_GET, "/v1.0/servicePrincipals", aad_graph_service_principals,
      "Graph_ServicePrincipals_List", NULL},
+    {HTTP_POST, "/v1.0/servicePrincipals", aad_graph_service_principal_create,
+     "Graph_ServicePrincipals_Create", NULL},
+    {HTTP_GET, "/v1.0/servicePrincipals/{id}", aad_graph_service_principal_get,
+     "Graph_ServicePrincipals_Get", NULL},
+    {HTTP_DELETE, "/v1.0/servicePrincipals/{id}", aad_graph_service_principal_delete,
+     "Graph_ServicePrincipals_Delete", NULL},
+    {HTTP_GET, "/v1.0/applications", aad_graph_applications, "Graph_Applications_List", NULL},
+    {HTTP_POST, "/v1.0/applications", aad_graph_application_create, "Graph_Applications_Create",
+     NULL},
+    {HTTP_GET, "/v1.0/applications/{id}", aad_graph_application_get, "Graph_Applications_Get",
+     NULL},
+    {HTTP_PATCH, "/v1.0/applications/{id}", aad_graph_application_update,
+     "Graph_Applications_Update", NULL},
+    {HTTP_DELETE, "/v1.0/applications/{id}", aad_graph_application_delete,
+     "Graph_Applications_Delete", NULL},
+    {HTTP_POST, "/v1.0/applications/{id}/addPassword", aad_graph_application_add_password,
+     "Graph_Applications_AddPassword", NULL},
+    {HTTP_POST, "/v1.0/applications/{id}/removePassword", aad_graph_application_remove_password,
+     "Graph_Applications_RemovePassword", NULL},
     {HTTP_GET, "/common/discovery/instance", aad_instance_discovery, "InstanceDiscovery", NULL},
     {HTTP_GET, "/common/userrealm/{upn}", aad_user_realm, "UserRealm", NULL},
     {HTTP_GET, "/discovery/keys", aad_keys, "Keys", NULL},

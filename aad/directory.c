@@ -166,33 +166,74 @@ int aad_client_certificate(struct store *s, const char *app_id, const char *x5t,
     return rc;
 }
 
+int aad_application_register(struct store *s, const char *tenant_id, const char *app_id,
+                             const char *name, const char *identifier_uri, bool public_client,
+                             char object_id[37])
+{
+    uuid_v4(object_id);
+    return store_run(s,
+                     "INSERT INTO applications(object_id, app_id, tenant_id, display_name, "
+                     "identifier_uri, public_client, created_at) "
+                     "VALUES(?1, lower(?2), lower(?3), ?4, ?5, ?6, ?7)",
+                     "sssssii", object_id, app_id, tenant_id, name, identifier_uri,
+                     (int64_t)public_client, now_ms());
+}
+
+int aad_service_principal_create(struct store *s, const char *tenant_id, const char *app_id,
+                                 const char *name, const char *sp_object_id, char object_id[37])
+{
+    char oid[37];
+    if (sp_object_id)
+        snprintf(oid, sizeof(oid), "%s", sp_object_id);
+    else
+        uuid_v4(oid);
+    int rc = store_run(s,
+                       "INSERT INTO service_principals(object_id, app_id, tenant_id, display_name, "
+                       "type, created_at) VALUES(lower(?1), lower(?2), lower(?3), ?4, "
+                       "'Application', ?5)",
+                       "ssssi", oid, app_id, tenant_id, name, now_ms());
+    if (rc == 0 && object_id)
+        snprintf(object_id, 37, "%s", oid);
+    return rc;
+}
+
 int aad_application_create(struct store *s, const char *tenant_id, const char *app_id,
                            const char *name, const char *identifier_uri, bool public_client,
                            const char *sp_object_id)
 {
-    char app_oid[37], sp_oid[37];
-    uuid_v4(app_oid);
-    if (sp_object_id)
-        snprintf(sp_oid, sizeof(sp_oid), "%s", sp_object_id);
-    else
-        uuid_v4(sp_oid);
-    int rc = store_run(s,
-                       "INSERT INTO applications(object_id, app_id, tenant_id, display_name, "
-                       "identifier_uri, public_client, created_at) "
-                       "VALUES(?1, lower(?2), lower(?3), ?4, ?5, ?6, ?7)",
-                       "sssssii", app_oid, app_id, tenant_id, name, identifier_uri,
-                       (int64_t)public_client, now_ms());
-    if (rc != 0)
-        return rc;
-    return store_run(s,
-                     "INSERT INTO service_principals(object_id, app_id, tenant_id, display_name, "
-                     "type, created_at) VALUES(?1, lower(?2), lower(?3), ?4, 'Application', ?5)",
-                     "ssssi", sp_oid, app_id, tenant_id, name, now_ms());
+    char app_oid[37];
+    int rc = aad_application_register(s, tenant_id, app_id, name, identifier_uri, public_client,
+                                      app_oid);
+    return rc == 0 ? aad_service_principal_create(s, tenant_id, app_id, name, sp_object_id, NULL)
+                   : rc;
+}
+
+int aad_application_update(struct store *s, const char *app_id, const char *name,
+                           const char *identifier_uri, bool set_identifier_uri)
+{
+    int rc = 0;
+    if (name)
+        rc = store_run(s, "UPDATE applications SET display_name = ?2 WHERE app_id = ?1", "ss",
+                       app_id, name);
+    if (rc == 0 && set_identifier_uri)
+        rc = store_run(s, "UPDATE applications SET identifier_uri = ?2 WHERE app_id = ?1", "ss",
+                       app_id, identifier_uri);
+    return rc;
+}
+
+int aad_application_delete(struct store *s, const char *app_id)
+{
+    int rc = aad_service_principal_delete(s, app_id);
+    if (rc == 0)
+        rc = store_run(s, "DELETE FROM applications WHERE app_id = ?1", "s", app_id);
+    if (rc == 0 && store_changes(s) == 0)
+        rc = AZ_ENOTFOUND;
+    return rc;
 }
 
 static int add_credential(struct store *s, const char *app_id, const char *kind,
                           const char *secret_hash, const char *hint, const struct token_key *cert,
-                          int64_t not_after)
+                          int64_t not_before, int64_t not_after, char key_id[37])
 {
     char id[37];
     uuid_v4(id);
@@ -206,27 +247,44 @@ static int add_credential(struct store *s, const char *app_id, const char *kind,
                   "VALUES(?1, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                   "sssssbssii", id, app_id, kind, secret_hash, hint, (const void *)der,
                   (size_t)(n > 0 ? n : 0), cert ? token_key_kid(cert) : NULL,
-                  cert ? token_key_x5t_s256(cert) : NULL, now_ms() - 60000, not_after);
+                  cert ? token_key_x5t_s256(cert) : NULL, not_before, not_after);
     arena_free(a);
+    if (rc == 0 && key_id)
+        memcpy(key_id, id, sizeof(id));
+    return rc;
+}
+
+int aad_application_add_password(struct store *s, const char *app_id, const char *secret,
+                                 int64_t not_before, int64_t not_after, char key_id[37])
+{
+    char *hash = secret_hash(secret, SECRET_GENERATED);
+    char hint[4];
+    snprintf(hint, sizeof(hint), "%.3s", secret); /* Entra shows the first three characters */
+    int rc = add_credential(s, app_id, "password", hash, hint, NULL, not_before, not_after, key_id);
+    free(hash);
     return rc;
 }
 
 int aad_application_add_secret(struct store *s, const char *app_id, const char *secret, int days)
 {
-    char *hash = secret_hash(secret, SECRET_GENERATED);
-    char hint[4];
-    snprintf(hint, sizeof(hint), "%.3s", secret); /* Entra shows the first three characters */
-    int rc = add_credential(s, app_id, "password", hash, hint, NULL,
-                            now_ms() + (int64_t)days * 86400000);
-    free(hash);
-    return rc;
+    return aad_application_add_password(s, app_id, secret, now_ms() - 60000,
+                                        now_ms() + (int64_t)days * 86400000, NULL);
+}
+
+int aad_application_remove_password(struct store *s, const char *app_id, const char *key_id)
+{
+    int rc = store_run(s,
+                       "DELETE FROM credentials WHERE app_id = ?1 AND id = lower(?2) AND "
+                       "kind = 'password'",
+                       "ss", app_id, key_id);
+    return rc == 0 && store_changes(s) == 0 ? AZ_ENOTFOUND : rc;
 }
 
 int aad_application_add_certificate(struct store *s, const char *app_id,
                                     const struct token_key *cert)
 {
-    return add_credential(s, app_id, "certificate", NULL, NULL, cert,
-                          now_ms() + (int64_t)3650 * 86400000);
+    return add_credential(s, app_id, "certificate", NULL, NULL, cert, now_ms() - 60000,
+                          now_ms() + (int64_t)3650 * 86400000, NULL);
 }
 
 int aad_managed_identity_create(struct store *s, const char *tenant_id, const char *client_id,
@@ -247,6 +305,13 @@ int aad_service_principal_delete(struct store *s, const char *client_id)
     return rc == 0
                ? store_run(s, "DELETE FROM service_principals WHERE app_id = ?1", "s", client_id)
                : rc;
+}
+
+int aad_service_principal_remove(struct store *s, const char *object_id)
+{
+    int rc =
+        store_run(s, "DELETE FROM service_principals WHERE object_id = lower(?1)", "s", object_id);
+    return rc == 0 && store_changes(s) == 0 ? AZ_ENOTFOUND : rc;
 }
 
 int aad_resource_application(struct store *s, const char *tenant_id, const char *resource,

@@ -86,8 +86,30 @@ int aad_tenant_create(struct store *s, const char *id, const char *domain, const
 int aad_application_create(struct store *s, const char *tenant_id, const char *app_id,
                            const char *name, const char *identifier_uri, bool public_client,
                            const char *sp_object_id);
+/* Graph's two steps, which aad_application_create takes at once: an application object alone
+ * (its object id into `object_id`), then the service principal that lets it sign in to
+ * `tenant_id` (object id `sp_object_id`, or generated when NULL; written to `object_id` when that
+ * is not NULL). */
+int aad_application_register(struct store *s, const char *tenant_id, const char *app_id,
+                             const char *name, const char *identifier_uri, bool public_client,
+                             char object_id[37]);
+int aad_service_principal_create(struct store *s, const char *tenant_id, const char *app_id,
+                                 const char *name, const char *sp_object_id, char object_id[37]);
+/* Change an application's display name (unless NULL) and, with `set_identifier_uri`, its
+ * identifier URI (NULL: none). */
+int aad_application_update(struct store *s, const char *app_id, const char *name,
+                           const char *identifier_uri, bool set_identifier_uri);
+/* Delete an application object with its service principal and every credential, as deleting an
+ * app registration does in Entra ID. AZ_ENOTFOUND when there is no such application. */
+int aad_application_delete(struct store *s, const char *app_id);
 /* Add a client secret (stored hashed) valid for `days`. */
 int aad_application_add_secret(struct store *s, const char *app_id, const char *secret, int days);
+/* Add a client secret (stored hashed) valid from `not_before` to `not_after` (ms since the
+ * epoch); its key id goes to `key_id` unless NULL. */
+int aad_application_add_password(struct store *s, const char *app_id, const char *secret,
+                                 int64_t not_before, int64_t not_after, char key_id[37]);
+/* Remove the password credential `key_id` of `app_id`; AZ_ENOTFOUND when it has none such. */
+int aad_application_remove_password(struct store *s, const char *app_id, const char *key_id);
 /* Register a certificate (DER) as a credential of `app_id`. */
 int aad_application_add_certificate(struct store *s, const char *app_id,
                                     const struct token_key *cert);
@@ -100,6 +122,9 @@ int aad_user_set_password(struct store *s, const char *object_id, const char *pa
 int aad_managed_identity_create(struct store *s, const char *tenant_id, const char *client_id,
                                 const char *object_id, const char *name, const char *resource_id,
                                 const struct token_key *cert);
+/* Delete the service principal `object_id` alone: an application's credentials belong to the
+ * application, which may get a new principal later. AZ_ENOTFOUND when there is none. */
+int aad_service_principal_remove(struct store *s, const char *object_id);
 /* Delete a service principal and every credential of its app id. */
 int aad_service_principal_delete(struct store *s, const char *client_id);
 /* Remove every client secret of `app_id` (before adding the one that replaces them). */
