@@ -10,9 +10,9 @@
  *
  * api-versions: any (the parameter is required; clients send 2015-07-01 … 2025-04-01).
  *
- * Resource types plug into arm/resources.c (registered in arm/providers.c). Not emulated:
- * deployments, locks, policy, management groups, long-running operations (everything answers
- * synchronously).
+ * Resource types plug into arm/resources.c (registered in arm/providers.c); templates deploy
+ * through arm/deployments.c. Not emulated: locks, policy, management groups, long-running
+ * operations (everything answers synchronously).
  */
 #include "arm/arm.h"
 
@@ -303,6 +303,8 @@ static int arm_authenticate(struct http_request *req)
         "https://management.core.windows.net/",
         arena_printf(req->arena, "https://%s/", req->host),
     };
+    if (arm_refuse_alias_host(req) != 0)
+        return AZ_EREPLIED;
     struct token_principal who;
     const char *reason = "";
     int rc = auth_bearer(req, audiences, ARRAY_SIZE(audiences), &who, &reason);
@@ -518,6 +520,8 @@ int arm_list_tenants(struct http_request *req)
  */
 static int arm_get_metadata_endpoints(struct http_request *req)
 {
+    if (arm_refuse_alias_host(req) != 0)
+        return AZ_EREPLIED;
     if (arm_require_api_version(req) != 0)
         return AZ_EREPLIED;
     bool public = str_has_iprefix(req->host, "management.azure.com") ||
@@ -595,10 +599,45 @@ int arm_get_audit(struct http_request *req)
 #define KV "/subscriptions/{subscriptionId}/providers/Microsoft.KeyVault"
 #define BLOB_SERVICES RG "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices"
 #define BLOB_CONTAINERS BLOB_SERVICES "/{blobServicesName}/containers"
+#define DEPLOYMENTS "/providers/Microsoft.Resources/deployments"
+#define DEPLOYMENT DEPLOYMENTS "/{deploymentName}"
+/* A deployment's routes, at a group and at a subscription alike. */
+// clang-format off
+#define DEPLOYMENT_ROUTES(scope)                                                                   \
+    {HTTP_GET, scope DEPLOYMENTS, arm_list_deployments, "Deployments_ListAtScope",                 \
+     "Microsoft.Resources/deployments/read", ROUTE_COLLECTION},                                    \
+    {HTTP_PUT, scope DEPLOYMENT, arm_put_deployment, "Deployments_CreateOrUpdate",                 \
+     "Microsoft.Resources/deployments/write"},                                                     \
+    {HTTP_GET, scope DEPLOYMENT, arm_get_deployment, "Deployments_Get",                            \
+     "Microsoft.Resources/deployments/read"},                                                      \
+    {HTTP_HEAD, scope DEPLOYMENT, arm_check_deployment, "Deployments_CheckExistence",              \
+     "Microsoft.Resources/deployments/read"},                                                      \
+    {HTTP_DELETE, scope DEPLOYMENT, arm_delete_deployment, "Deployments_Delete",                   \
+     "Microsoft.Resources/deployments/delete"},                                                    \
+    {HTTP_POST, scope DEPLOYMENT "/validate", arm_validate_deployment, "Deployments_Validate",      \
+     "Microsoft.Resources/deployments/validate/action"},                                           \
+    {HTTP_POST, scope DEPLOYMENT "/cancel", arm_cancel_deployment, "Deployments_Cancel",           \
+     "Microsoft.Resources/deployments/cancel/action"},                                             \
+    {HTTP_POST, scope DEPLOYMENT "/exportTemplate", arm_export_deployment_template,                \
+     "Deployments_ExportTemplate", "Microsoft.Resources/deployments/exportTemplate/action"},       \
+    {HTTP_GET, scope DEPLOYMENT "/operations", arm_list_deployment_operations,                     \
+     "DeploymentOperations_List", "Microsoft.Resources/deployments/operations/read",               \
+     ROUTE_COLLECTION},                                                                            \
+    {HTTP_GET, scope DEPLOYMENT "/operations/{operationId}", arm_list_deployment_operations,       \
+     "DeploymentOperations_Get", "Microsoft.Resources/deployments/operations/read"},               \
+    {HTTP_GET, scope DEPLOYMENT "/operationStatuses/{operationId}", arm_get_deployment_status,     \
+     "Deployments_OperationStatus", "Microsoft.Resources/deployments/operationstatuses/read"}
+// clang-format on
+#define VMIMAGES                                                                                   \
+    "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}/publishers"
+#define VMIMAGE_SKUS VMIMAGES "/{publisherName}/artifacttypes/vmimage/offers/{offer}/skus"
 
 static const struct route arm_routes[] = {
     {HTTP_GET, "/metadata/endpoints", arm_get_metadata_endpoints, "Metadata_Endpoints", NULL,
      ROUTE_PUBLIC},
+    /* az's image alias document, under raw.githubusercontent.com (arm/images.c). */
+    {HTTP_GET, "/Azure/azure-rest-api-specs/main/arm-compute/quickstart-templates/aliases.json",
+     arm_get_image_aliases, "Azsim_ImageAliases", NULL, ROUTE_PUBLIC},
     {HTTP_GET, "/_azsim/audit", arm_get_audit, "Azsim_Audit", NULL},
     {HTTP_GET, AUTHZ "/roleDefinitions", arm_list_role_definitions, "RoleDefinitions_List",
      "Microsoft.Authorization/roleDefinitions/read", ROUTE_COLLECTION},
@@ -666,6 +705,18 @@ static const struct route arm_routes[] = {
     {HTTP_POST, "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/checkNameAvailability",
      arm_check_storage_name, "StorageAccounts_CheckNameAvailability",
      "Microsoft.Storage/checknameavailability/read"},
+    /* Platform VM images (arm/images.c). */
+    {HTTP_GET, VMIMAGES, arm_list_image_publishers, "VirtualMachineImages_ListPublishers",
+     "Microsoft.Compute/locations/publishers/read"},
+    {HTTP_GET, VMIMAGES "/{publisherName}/artifacttypes/vmimage/offers", arm_list_image_offers,
+     "VirtualMachineImages_ListOffers",
+     "Microsoft.Compute/locations/publishers/artifacttypes/offers/read"},
+    {HTTP_GET, VMIMAGE_SKUS, arm_list_image_skus, "VirtualMachineImages_ListSkus",
+     "Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/read"},
+    {HTTP_GET, VMIMAGE_SKUS "/{skus}/versions", arm_list_images, "VirtualMachineImages_List",
+     "Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read"},
+    {HTTP_GET, VMIMAGE_SKUS "/{skus}/versions/{version}", arm_get_image, "VirtualMachineImages_Get",
+     "Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read"},
     /* Blob containers through ARM (arm/blob_containers.c): the data plane's own. They
      * authorize in their handlers, at the container. */
     {HTTP_GET, BLOB_SERVICES, arm_list_blob_services, "BlobServices_List", NULL},
@@ -680,6 +731,16 @@ static const struct route arm_routes[] = {
      "BlobContainers_Update", NULL},
     {HTTP_DELETE, BLOB_CONTAINERS "/{containerName}", arm_delete_blob_container,
      "BlobContainers_Delete", NULL},
+    /* Template deployments (arm/deployments.c), at a group and at a subscription. */
+    DEPLOYMENT_ROUTES(RG),
+    DEPLOYMENT_ROUTES("/subscriptions/{subscriptionId}"),
+    /* A group's deployment operations, at the path without the provider they kept. */
+    {HTTP_GET, RG "/deployments/{deploymentName}/operations", arm_list_deployment_operations,
+     "DeploymentOperations_List", "Microsoft.Resources/deployments/operations/read",
+     ROUTE_COLLECTION},
+    {HTTP_GET, RG "/deployments/{deploymentName}/operations/{operationId}",
+     arm_list_deployment_operations, "DeploymentOperations_Get",
+     "Microsoft.Resources/deployments/operations/read"},
     /* Every provider type (arm/resources.c), after the routes above. */
     {HTTP_GET, "/subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}/{resource*}",
      arm_get_resource, "Resources_ListByType", NULL},

@@ -25,6 +25,10 @@ int arm_require_subscription(struct http_request *req, const char *id);
  * 404 ResourceGroupNotFound if not. */
 int arm_require_resource_group(struct http_request *req);
 
+/* The request's {resourceGroupName} of its {subscriptionId} as ARM answers it, written to `w`
+ * (NULL: only look): 0, AZ_ENOTFOUND or AZ_ESTORE. */
+int arm_resource_group_write(struct http_request *req, struct json_writer *w);
+
 /* The JSON body as an object living as long as the request, or a failed request (400
  * InvalidRequestContent). */
 const struct json *arm_body(struct http_request *req);
@@ -233,6 +237,30 @@ int arm_purge_deleted_vault(struct http_request *req);
 int arm_list_deleted_managed_hsms(struct http_request *req);
 /* Storage's name check (arm/storage.c). */
 int arm_check_storage_name(struct http_request *req);
+
+/* Platform VM images and az's image alias document, from one catalog (arm/images.c). */
+int arm_get_image_aliases(struct http_request *req);
+int arm_list_image_publishers(struct http_request *req);
+int arm_list_image_offers(struct http_request *req);
+int arm_list_image_skus(struct http_request *req);
+int arm_list_images(struct http_request *req);
+int arm_get_image(struct http_request *req);
+/* raw.githubusercontent.com (the front door routes it to ARM) serves the alias document and
+ * nothing else: 0 for any other host, or the request failed with 404. */
+int arm_refuse_alias_host(struct http_request *req);
+
+/* ---- template deployments (arm/deployments.c) ------------------------------------------------ */
+
+int arm_put_deployment(struct http_request *req);
+int arm_validate_deployment(struct http_request *req);
+int arm_get_deployment(struct http_request *req);
+int arm_check_deployment(struct http_request *req);
+int arm_delete_deployment(struct http_request *req);
+int arm_list_deployments(struct http_request *req);
+int arm_list_deployment_operations(struct http_request *req); /* the list, or {operationId} */
+int arm_get_deployment_status(struct http_request *req);
+int arm_export_deployment_template(struct http_request *req);
+int arm_cancel_deployment(struct http_request *req);
 
 /* ---- the first start ------------------------------------------------------------------------ */
 

@@ -203,7 +203,8 @@ int arm_put_role_definition(struct http_request *req)
         clock_format_iso8601(clock_now_ms(), now, sizeof(now));
         store_bind_text(st, 1, id);
         store_bind_text(st, 2, name);
-        store_bind_text(st, 3, json_string(json_iget(p, "description")));
+        const char *description = json_string(json_iget(p, "description"));
+        store_bind_text(st, 3, description ? description : ""); /* optional in Azure too */
         store_bind_text(st, 4, json_text(req, scopes));
         store_bind_text(st, 5, json_text(req, perms));
         store_bind_text(st, 6, now);

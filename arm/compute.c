@@ -109,13 +109,36 @@ static bool attached_before(const struct json *old, const char *id)
     return false;
 }
 
+/*
+ * Does this PATCH of the VM detach `id` with a null under some spelling of it? A JSON merge patch
+ * matches keys exactly, but ARM ids are case-insensitive, and `az vm identity remove --identities`
+ * (2.45) sends the ids lower-cased: {"userAssignedIdentities":{"/subscriptions/…/uai-one":null}}
+ * must detach ".../Uai-One" too, not leave it attached without a word.
+ */
+static bool detached_by_patch(struct arm_change *c, const char *id)
+{
+    struct http_request *req = c->req;
+    if (req->method != HTTP_PATCH || !str_ieq(arm_scope(req), c->id))
+        return false;
+    const struct json *body = json_parse_in(req->arena, req->body, req->body_len);
+    const struct json *map = json_get(json_get(body, "identity"), "userAssignedIdentities");
+    for (size_t i = 0; i < json_len(map); i++) {
+        if (json_type(json_at(map, i)) == JSON_NULL && str_ieq(json_key_at(map, i), id))
+            return true;
+    }
+    return false;
+}
+
 /* The user-assigned identities, each checked to exist and, when newly attached, that the caller
  * may assign it; written as the map ARM answers, keyed by each identity's own id. */
 static int write_user_identities(struct arm_change *c, const struct json *given)
 {
     struct http_request *req = c->req;
     const struct json *before = json_get(json_get(c->old, "identity"), "userAssignedIdentities");
-    if (json_type(given) != JSON_OBJECT || json_len(given) == 0)
+    size_t kept = 0;
+    for (size_t i = 0; i < json_len(given); i++)
+        kept += !detached_by_patch(c, json_key_at(given, i));
+    if (json_type(given) != JSON_OBJECT || kept == 0)
         return http_fail(req, 400, "InvalidParameter",
                          "The identity type includes 'UserAssigned' but "
                          "'identity.userAssignedIdentities' names none.");
@@ -124,6 +147,11 @@ static int write_user_identities(struct arm_change *c, const struct json *given)
     jw_object_open(w);
     for (size_t i = 0; i < json_len(given); i++) {
         const char *key = json_key_at(given, i);
+        if (detached_by_patch(c, key)) {
+            jw_key(w, key);
+            jw_null(w);
+            continue;
+        }
         const struct json *uai;
         if (arm_resource_load(req, key, &uai) != 0 ||
             !str_ieq(json_string(json_get(uai, "type")), IDENTITY_TYPE))

@@ -58,7 +58,7 @@ static void write_group_row(struct http_request *req, struct json_writer *w, con
 
 /* Find the request's group and, when `w` is given, write it there. Returns 0, AZ_ENOTFOUND or
  * AZ_ESTORE. */
-static int find_group(struct http_request *req, struct json_writer *w)
+int arm_resource_group_write(struct http_request *req, struct json_writer *w)
 {
     const char *sub = http_param(req, "subscriptionId");
     struct store_stmt *st;
@@ -87,7 +87,7 @@ static int fail_group(struct http_request *req, int rc)
 
 int arm_require_resource_group(struct http_request *req)
 {
-    int rc = find_group(req, NULL);
+    int rc = arm_resource_group_write(req, NULL);
     return rc == 0 ? 0 : fail_group(req, rc);
 }
 
@@ -95,7 +95,7 @@ int arm_require_resource_group(struct http_request *req)
 static int reply_group(struct http_request *req, int status)
 {
     struct json_writer *w = json_writer_new();
-    int rc = find_group(req, w);
+    int rc = arm_resource_group_write(req, w);
     if (rc != 0) {
         json_writer_free(w);
         return fail_group(req, rc);
@@ -142,7 +142,7 @@ int arm_create_resource_group(struct http_request *req)
         rc = http_fail(req, 400, "LocationRequired",
                        "The location property is required for this definition.");
     } else {
-        bool existed = find_group(req, NULL) == 0;
+        bool existed = arm_resource_group_write(req, NULL) == 0;
         struct store_stmt *st;
         rc =
             group_statement(req,
@@ -168,7 +168,7 @@ int arm_get_resource_group(struct http_request *req)
 
 int arm_check_resource_group(struct http_request *req)
 {
-    int rc = find_group(req, NULL);
+    int rc = arm_resource_group_write(req, NULL);
     if (rc == AZ_ENOTFOUND)
         return http_reply(req, 404, NULL, "", 0);
     return rc == 0 ? http_reply(req, 204, NULL, "", 0) : fail_group(req, rc);
@@ -177,7 +177,7 @@ int arm_check_resource_group(struct http_request *req)
 /* PATCH: only tags change (a group's location is fixed at creation, as in ARM). */
 int arm_update_resource_group(struct http_request *req)
 {
-    int rc = find_group(req, NULL);
+    int rc = arm_resource_group_write(req, NULL);
     if (rc != 0)
         return fail_group(req, rc);
     const struct json *body = arm_body(req);
@@ -205,7 +205,7 @@ int arm_update_resource_group(struct http_request *req)
  * and the role assignments scoped at or inside it. */
 int arm_delete_resource_group(struct http_request *req)
 {
-    int rc = find_group(req, NULL);
+    int rc = arm_resource_group_write(req, NULL);
     if (rc != 0)
         return fail_group(req, rc);
     struct store *s = req->store;

@@ -256,6 +256,8 @@ int arm_delete_resources_under(struct http_request *req, const char *scope)
         rc = store_run(req->store,
                        "DELETE FROM role_assignments WHERE scope = ?1 OR scope LIKE ?1 || '/%'",
                        "s", scope);
+    if (rc == 0) /* a group's deployments go with it */
+        rc = store_run(req->store, "DELETE FROM deployments WHERE scope = ?1", "s", scope);
     return rc;
 }
 

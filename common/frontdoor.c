@@ -35,6 +35,8 @@
 
 /* ---- which module serves which host --------------------------------------------------------- */
 
+/* raw.githubusercontent.com is there for az vm create's image alias document: ARM serves that one
+ * file and nothing else under it (arm/images.c). */
 static const struct {
     const char *pattern;
     enum module_id module;
@@ -44,6 +46,7 @@ static const struct {
     {"graph.windows.net", MODULE_AAD},           {"management.azure.com", MODULE_ARM},
     {"management.core.windows.net", MODULE_ARM}, {"*.vault.azure.net", MODULE_KEYVAULT},
     {"*.blob.core.windows.net", MODULE_STORAGE}, {"169.254.169.254", MODULE_IMDS},
+    {"raw.githubusercontent.com", MODULE_ARM},
 };
 
 static bool host_matches(const char *pattern, const char *host)

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,107 @@ int json_parse(const char *text, size_t len, struct json **out, char *err, size_
     }
     *out = (struct json *)root;
     return 0;
+}
+
+static bool word_char(char c, bool first)
+{
+    return isalpha((unsigned char)c) || c == '_' || c == '$' ||
+           (!first && isdigit((unsigned char)c));
+}
+
+/* Past whitespace and comments from `i`. */
+static size_t skip_blank(const char *t, size_t len, size_t i)
+{
+    for (;;) {
+        while (i < len && isspace((unsigned char)t[i]))
+            i++;
+        if (i + 1 < len && t[i] == '/' && t[i + 1] == '/') {
+            while (i < len && t[i] != '\n')
+                i++;
+        } else if (i + 1 < len && t[i] == '/' && t[i + 1] == '*') {
+            const char *end = memmem(t + i + 2, len - i - 2, "*/", 2);
+            i = end ? (size_t)(end - t) + 2 : len;
+        } else {
+            return i;
+        }
+    }
+}
+
+static bool closes(const char *t, size_t len, size_t i)
+{
+    return i < len && (t[i] == '}' || t[i] == ']');
+}
+
+const char *json_relax(struct arena *a, const char *text, size_t len, size_t *out_len)
+{
+    struct buf b = {0};
+    for (size_t i = 0; i < len;) {
+        char c = text[i];
+        if (c == '"') { /* a string, escapes and all, as it is */
+            size_t j = i + 1;
+            while (j < len && text[j] != '"')
+                j += text[j] == '\\' ? 2 : 1;
+            j = j < len ? j + 1 : len;
+            buf_append(&b, text + i, j - i);
+            i = j;
+        } else if (c == '/' && i + 1 < len && (text[i + 1] == '/' || text[i + 1] == '*')) {
+            buf_putc(&b, ' ');
+            i = skip_blank(text, len, i);
+        } else if (c == ',' && closes(text, len, skip_blank(text, len, i + 1))) {
+            i++; /* a trailing comma */
+        } else if (word_char(c, true)) {
+            size_t j = i;
+            while (j < len && word_char(text[j], false))
+                j++;
+            size_t next = skip_blank(text, len, j);
+            bool key = next < len && text[next] == ':';
+            if (key)
+                buf_putc(&b, '"');
+            buf_append(&b, text + i, j - i);
+            if (key)
+                buf_putc(&b, '"');
+            i = j;
+        } else {
+            buf_putc(&b, c);
+            i++;
+        }
+    }
+    *out_len = b.len;
+    char *out = arena_strndup(a, b.data ? b.data : "", b.len);
+    buf_free(&b);
+    return out;
+}
+
+bool json_equal(const struct json *a, const struct json *b)
+{
+    if (json_type(a) != json_type(b))
+        return false;
+    switch (json_type(a)) {
+    case JSON_STRING: return strcmp(json_string(a), json_string(b)) == 0;
+    case JSON_NUMBER: {
+        double x, y;
+        return json_double(a, &x) && json_double(b, &y) && x == y;
+    }
+    case JSON_BOOL: {
+        bool x, y;
+        return json_bool(a, &x) && json_bool(b, &y) && x == y;
+    }
+    case JSON_ARRAY:
+        if (json_len(a) != json_len(b))
+            return false;
+        for (size_t i = 0; i < json_len(a); i++)
+            if (!json_equal(json_at(a, i), json_at(b, i)))
+                return false;
+        return true;
+    case JSON_OBJECT:
+        if (json_len(a) != json_len(b))
+            return false;
+        for (size_t i = 0; i < json_len(a); i++)
+            if (!json_equal(json_at(a, i), json_get(b, json_key_at(a, i))))
+                return false;
+        return true;
+    default: return true;
+    }
 }
 
 void json_free(struct json *root)

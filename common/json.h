@@ -38,11 +38,22 @@ void json_free(struct json *root);
 /* Parse a well-formed document whose tree lives as long as arena `a`; NULL if it does not parse. */
 const struct json *json_parse_in(struct arena *a, const char *text, size_t len);
 
+/*
+ * The lenient JSON Resource Manager reads templates in (JSONC, as Newtonsoft parses it) made
+ * strict: comments removed, unquoted property names quoted, trailing commas dropped. Strings are
+ * left alone; anything else wrong stays wrong for json_parse() to report. The text lives as long
+ * as arena `a`; its length goes to *out_len.
+ */
+const char *json_relax(struct arena *a, const char *text, size_t len, size_t *out_len);
+
 enum json_type json_type(const struct json *v);
 /* Object member by exact key (JSON keys are case-sensitive); NULL when absent or not an object. */
 const struct json *json_get(const struct json *obj, const char *key);
 /* Object member matched case-insensitively (ARM property names are). */
 const struct json *json_iget(const struct json *obj, const char *key);
+/* Deep equality: strings byte for byte, numbers by value, objects whatever their members'
+ * order. */
+bool json_equal(const struct json *a, const struct json *b);
 /* Number of members (object) or elements (array); 0 for anything else. */
 size_t json_len(const struct json *v);
 const struct json *json_at(const struct json *v, size_t i); /* array element or object value */

@@ -293,6 +293,19 @@ const struct store_migration store_schema[] = {
     /* The RBAC check's lookup: a principal's assignments at the scopes above a request's. */
     {"role assignments by principal and scope",
      "CREATE INDEX role_assignments_by_principal_scope ON role_assignments(principal_id, scope);"},
+    /* Template deployments (arm/deployments.c): the deployment as answered, its template (for
+     * exportTemplate) and operations. Secure parameter values are never among them. */
+    {"deployments",
+     "CREATE TABLE deployments ("
+     "  id         TEXT PRIMARY KEY COLLATE NOCASE,"
+     "  scope      TEXT NOT NULL COLLATE NOCASE," /* the group's or subscription's id */
+     "  name       TEXT NOT NULL,"
+     "  body       TEXT NOT NULL,"
+     "  template   TEXT NOT NULL,"
+     "  operations TEXT NOT NULL," /* JSON array */
+     "  created_at INTEGER NOT NULL"
+     ");"
+     "CREATE INDEX deployments_by_scope ON deployments(scope);"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 
