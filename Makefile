@@ -106,10 +106,13 @@ integration: $(BUILD)/azsim
 	cd tests && AZSIM_BIN=$(abspath $(BUILD)/azsim) node --test --test-concurrency=1 integration/
 
 # Real clients: Debian's Python Azure SDK and Azure CLI. /usr/bin/python3 is Debian's interpreter,
-# the one python3-azure is installed for.
+# the one python3-azure is installed for. walkthrough.py is the README's az session, command by
+# command.
 cli: $(BUILD)/azsim
 	AZSIM_BIN=$(abspath $(BUILD)/azsim) PYTHONDONTWRITEBYTECODE=1 \
 		/usr/bin/python3 -m unittest discover -s tests/cli -v
+	cd tests/cli && AZSIM_BIN=$(abspath $(BUILD)/azsim) PYTHONDONTWRITEBYTECODE=1 \
+		/usr/bin/python3 walkthrough.py
 
 # The docker-compose environment without Docker: network namespaces for azsim and two "VMs"
 # running docker/app with docker/seed.json (needs root).
