@@ -696,6 +696,9 @@ static int prepare(struct deployment *d, struct http_request *req)
         json_parse_in(a, json_writer_text(w, NULL), strlen(json_writer_text(w, NULL)));
     json_writer_free(w);
 
+    /* Every expression must parse, every function exist, before anything is evaluated. */
+    if (!template_check(&d->env, d->template))
+        return invalid(d, d->env.error);
     if (load_scope_objects(d, sub, group) != 0 || resolve_parameters(d) != 0)
         return AZ_EREPLIED;
     d->res = arena_alloc(a, (MAX_RESOURCES + 1) * sizeof(*d->res));

@@ -1366,6 +1366,31 @@ static const struct function functions[] = {
     {"union", 1, ANY, fn_union},
 };
 
+/* The function call `n` names, with a number of arguments it takes; NULL after failing. */
+static const struct function *resolve_call(struct template_env *env, const struct node *n)
+{
+    const struct function *f = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(functions) && !f; i++)
+        if (str_ieq(functions[i].name, n->text))
+            f = &functions[i];
+    if (!f) {
+        fail(env,
+             "The template function '%.100s' is not valid. Please see "
+             "https://aka.ms/arm-functions for usage details.",
+             n->text);
+        return NULL;
+    }
+    if (n->nargs >= f->min && n->nargs <= f->max)
+        return f;
+    if (f->min == f->max)
+        fail(env, "The template language function '%s' must have '%zu' argument(s).", f->name,
+             f->min);
+    else
+        fail(env, "The template language function '%s' has an invalid number of arguments (%zu).",
+             f->name, n->nargs);
+    return NULL;
+}
+
 static const struct json *eval_call(struct template_env *env, const struct node *n)
 {
     /* if() evaluates the condition and then only the branch it takes. */
@@ -1383,24 +1408,9 @@ static const struct json *eval_call(struct template_env *env, const struct node 
                         type_name(c));
         return eval(env, n->args[b ? 1 : 2]);
     }
-    const struct function *f = NULL;
-    for (size_t i = 0; i < ARRAY_SIZE(functions) && !f; i++)
-        if (str_ieq(functions[i].name, n->text))
-            f = &functions[i];
+    const struct function *f = resolve_call(env, n);
     if (!f)
-        return fail(env,
-                    "The template function '%.100s' is not valid. Please see "
-                    "https://aka.ms/arm-functions for usage details.",
-                    n->text);
-    if (n->nargs < f->min || n->nargs > f->max) {
-        if (f->min == f->max)
-            return fail(env, "The template language function '%s' must have '%zu' argument(s).",
-                        f->name, f->min);
-        return fail(env,
-                    "The template language function '%s' has an invalid number of arguments "
-                    "(%zu).",
-                    f->name, n->nargs);
-    }
+        return NULL;
     const struct json **args = arena_alloc(env->arena, (n->nargs + 1) * sizeof(*args));
     for (size_t i = 0; i < n->nargs; i++)
         if (!(args[i] = eval(env, n->args[i])))
@@ -1472,6 +1482,19 @@ bool template_is_expression(const char *text)
     return len >= 2 && text[0] == '[' && text[1] != '[' && text[len - 1] == ']';
 }
 
+/* The expression "[…]" `text` parsed; NULL after failing. */
+static struct node *parse_text(struct template_env *env, const char *text)
+{
+    size_t len = strlen(text);
+    struct parser ps = {.env = env, .expr = arena_strndup(env->arena, text + 1, len - 2)};
+    ps.p = ps.expr;
+    struct node *n = parse_expr(&ps);
+    if (!n)
+        return NULL;
+    skip_space(&ps);
+    return *ps.p ? parse_fail(&ps, "unexpected text after the expression") : n;
+}
+
 const struct json *template_eval_string(struct template_env *env, const char *text)
 {
     if (!template_is_expression(text)) {
@@ -1481,19 +1504,48 @@ const struct json *template_eval_string(struct template_env *env, const char *te
     }
     if (env->depth >= MAX_DEPTH)
         return fail(env, "The template is nested too deeply.");
-    size_t len = strlen(text);
-    struct parser ps = {.env = env, .expr = arena_strndup(env->arena, text + 1, len - 2)};
-    ps.p = ps.expr;
-    struct node *n = parse_expr(&ps);
+    struct node *n = parse_text(env, text);
     if (!n)
         return NULL;
-    skip_space(&ps);
-    if (*ps.p)
-        return parse_fail(&ps, "unexpected text after the expression");
     env->depth++;
     const struct json *v = eval(env, n);
     env->depth--;
     return v;
+}
+
+/* Every call in `n` names a function with a number of arguments it takes. */
+static bool check_node(struct template_env *env, const struct node *n)
+{
+    if (n->kind == NODE_CALL && !str_ieq(n->text, "if") && !resolve_call(env, n))
+        return false;
+    if (n->kind == NODE_CALL && str_ieq(n->text, "if") && n->nargs != 3)
+        return fail(env, "The template language function 'if' must have '3' argument(s)."), false;
+    if (n->target && !check_node(env, n->target))
+        return false;
+    for (size_t i = 0; i < n->nargs; i++)
+        if (!check_node(env, n->args[i]))
+            return false;
+    return true;
+}
+
+bool template_check(struct template_env *env, const struct json *v)
+{
+    switch (json_type(v)) {
+    case JSON_STRING: {
+        const char *text = json_string(v);
+        if (!template_is_expression(text))
+            return true;
+        const struct node *n = parse_text(env, text);
+        return n && check_node(env, n);
+    }
+    case JSON_ARRAY:
+    case JSON_OBJECT:
+        for (size_t i = 0; i < json_len(v); i++)
+            if (!template_check(env, json_at(v, i)))
+                return false;
+        return true;
+    default: return true;
+    }
 }
 
 /* Expand `copy` (an array of {name, count, input}) into `w`'s open object: a member per loop

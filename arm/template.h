@@ -59,6 +59,11 @@ const struct json *template_eval(struct template_env *env, const struct json *v)
 /* One template string: an expression when it is "[…]", else the string itself. */
 const struct json *template_eval_string(struct template_env *env, const char *text);
 
+/* Does every expression in `v` parse, and call functions that exist with a number of arguments
+ * they take? Nothing is evaluated: how Resource Manager refuses a template before deploying
+ * anything. False with env->error set. */
+bool template_check(struct template_env *env, const struct json *v);
+
 /* Is `text` an expression ("[…]" but not "[[…")? */
 bool template_is_expression(const char *text);
 
