@@ -119,6 +119,21 @@ static int resource_from_scope(struct grant *g)
     return 0;
 }
 
+/* Does the resource of `scope` end in "/.default", as the client credentials grant needs? */
+static bool scope_is_default(const char *scope)
+{
+    for (const char *p = scope; *p;) {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        if (!is_oidc_scope(p, n) && (n < 9 || !str_ieqn(p + n - 9, 9, "/.default")))
+            return false;
+        p += n;
+    }
+    return true;
+}
+
 /* Is `resource` something tokens can be issued for in `tenant_id`? */
 static bool resource_known(struct grant *g, const char *tenant_id)
 {
@@ -540,6 +555,12 @@ static int token_endpoint(struct http_request *req, bool v1)
             return missing(&g, "resource");
     } else if (resource_from_scope(&g) != 0) {
         return AZ_EREPLIED;
+    } else if (strcmp(grant_type, "client_credentials") == 0 && !scope_is_default(g.scope)) {
+        return aad_fail(req, 400, "invalid_scope", 1002012,
+                        "The provided value for scope %s is not valid. Client credential flows "
+                        "must have a scope value with /.default suffixed to the resource "
+                        "identifier (application ID URI).",
+                        g.scope);
     }
 
     struct aad_client client;

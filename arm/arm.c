@@ -52,8 +52,17 @@ const char *arm_scope(struct http_request *req)
 
 int arm_require_api_version(struct http_request *req)
 {
-    if (http_query(req, "api-version"))
+    const char *v = http_query(req, "api-version");
+    if (v && api_version_is_date(v))
         return 0;
+    /* The generic provider types (resources.c) answer NoRegisteredProviderFound themselves,
+     * naming the versions the type supports. */
+    const char *op = req->match.route ? req->match.route->operation_id : NULL;
+    if (v && *v && op && strncmp(op, "Resources_", 10) == 0)
+        return 0;
+    if (v && *v) /* Azure's answer to any api-version it does not know */
+        return http_fail(req, 400, "InvalidApiVersionParameter",
+                         "The api-version '%.64s' is invalid.", v);
     return http_fail(req, 400, "MissingApiVersionParameter",
                      "The api-version query parameter (?api-version=) is required for all "
                      "requests.");

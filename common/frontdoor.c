@@ -13,6 +13,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -52,9 +53,17 @@ static const struct {
 static bool host_matches(const char *pattern, const char *host)
 {
     if (pattern[0] == '*') {
-        /* "*.vault.azure.net": exactly one non-empty label in front, like a TLS wildcard. */
+        /* "*.vault.azure.net": exactly one non-empty label in front, like a TLS wildcard, and a
+         * DNS label at that (letters, digits, '-'): "%2e%2e" or raw bytes name no vault or
+         * account, and no such name resolves in Azure. */
         const char *dot = strchr(host, '.');
-        return dot && dot != host && str_ieq(dot, pattern + 1);
+        if (!dot || dot == host || !str_ieq(dot, pattern + 1))
+            return false;
+        for (const char *p = host; p < dot; p++) {
+            if (!isalnum((unsigned char)*p) && *p != '-')
+                return false;
+        }
+        return true;
     }
     return str_ieq(pattern, host);
 }
@@ -155,6 +164,7 @@ struct frontdoor {
     const struct server *srv;
     struct event_base *base;
     struct evconnlistener *listener;
+    struct accept_guard *accept_guard;
     struct event *stop_ev;
     pthread_t thread;
     bool thread_started;
@@ -169,8 +179,9 @@ struct fd_conn {
     struct bufferevent *module; /* NULL until the tunnel's far side is connecting */
     struct registry_entry *origin;
     char client_addr[64];
-    bool tunnel_ready; /* the module side is connected */
-    bool client_done;  /* the client half-closed: nothing more will come from it */
+    int64_t accepted_ms; /* the header block must be complete within the idle timeout of this */
+    bool tunnel_ready;   /* the module side is connected */
+    bool client_done;    /* the client half-closed: nothing more will come from it */
 };
 
 static void conn_free(struct fd_conn *c)
@@ -478,6 +489,23 @@ static char *find_header(const char *head, const char *name)
     return NULL;
 }
 
+/* The three steps above, for tests/fuzz/fuzz_http.c: handle_head needs a client connection,
+ * these need none, so the fuzzer reaches the header-block parsing without sockets. */
+bool frontdoor_split_authority(const char *auth, size_t len, char *host, size_t hostlen, long *port)
+{
+    return split_authority(auth, len, host, hostlen, port);
+}
+
+char *frontdoor_find_header(const char *head, const char *name)
+{
+    return find_header(head, name);
+}
+
+void frontdoor_parse_proxy_auth(const char *value, char **user, char **password)
+{
+    parse_proxy_auth(value, user, password);
+}
+
 static void answer_locally(struct fd_conn *c, const char *method, const char *target)
 {
     const struct server_context *ctx = c->f->ctx;
@@ -501,7 +529,8 @@ static void handle_head(struct fd_conn *c, char *head, size_t head_len)
     char *sp1 = strchr(head, ' ');
     char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
     char *eol = strstr(head, "\r\n");
-    if (!sp1 || !sp2 || !eol || sp2 > eol || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+    if (!sp1 || !sp2 || !eol || sp2 > eol || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
+        (sp2[8] != '0' && sp2[8] != '1') || sp2 + 9 != eol) {
         refuse(c, 400, "Bad Request", "Malformed request line.");
         return;
     }
@@ -580,7 +609,12 @@ static void on_client_head(struct bufferevent *bev, void *arg)
     }
     struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
     if (end.pos < 0) {
-        if (evbuffer_get_length(in) > MAX_HEAD)
+        /* The idle timeout restarts with every byte: a client trickling its header block would
+         * hold the connection for ever. */
+        if (clock_mono_ms() - c->accepted_ms > (int64_t)c->f->cfg->idle_timeout * 1000)
+            refuse(c, 408, "Request Timeout", "The header block took over %d seconds.",
+                   c->f->cfg->idle_timeout);
+        else if (evbuffer_get_length(in) > MAX_HEAD)
             refuse(c, 431, "Request Header Fields Too Large", "The header block is over %d bytes.",
                    MAX_HEAD);
         return;
@@ -617,6 +651,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct frontdoor *f = arg;
     struct fd_conn *c = xcalloc(1, sizeof(*c));
     c->f = f;
+    c->accepted_ms = clock_mono_ms();
     format_addr(sa, c->client_addr, sizeof(c->client_addr));
     c->client = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->client) {
@@ -690,6 +725,7 @@ int frontdoor_create(const struct azsim_config *cfg, const struct server_context
                   strerror(errno));
         return AZ_EIO;
     }
+    f->accept_guard = server_accept_guard_new(f->listener, f->base, "proxy");
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
     getsockname(evconnlistener_get_fd(f->listener), (struct sockaddr *)&ss, &sslen);
@@ -712,8 +748,10 @@ int frontdoor_start(struct frontdoor *f)
 
 void frontdoor_stop_accepting(struct frontdoor *f)
 {
-    if (f && f->listener)
+    if (f && f->listener) {
+        server_accept_guard_close(f->accept_guard); /* else a pause ending would re-enable it */
         evconnlistener_disable(f->listener);
+    }
 }
 
 void frontdoor_stop(struct frontdoor *f)
@@ -731,6 +769,7 @@ void frontdoor_free(struct frontdoor *f)
         return;
     while (f->conns)
         conn_free(f->conns);
+    server_accept_guard_free(f->accept_guard);
     if (f->listener)
         evconnlistener_free(f->listener);
     if (f->stop_ev)

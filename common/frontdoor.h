@@ -58,4 +58,16 @@ bool frontdoor_origin_lookup(const struct module *m, const char *peer, struct ar
 /* The module that serves `host` behind the front door, or NULL. */
 const struct module *frontdoor_module_for_host(const char *host);
 
+/*
+ * The header-block parsing of a CONNECT or absolute-form request, exposed so the fuzzer
+ * (tests/fuzz/fuzz_http.c) reaches it without a connection. Split "host:port" or "[v6]:port"
+ * (`len` bytes of `auth`) into `host` (NUL-terminated, under `hostlen` bytes) and *port: false
+ * when malformed. The value of header `name` in a header block after its first line (a heap
+ * string), or NULL. "Basic base64(user:password)" into two heap strings, both NULL otherwise.
+ */
+bool frontdoor_split_authority(const char *auth, size_t len, char *host, size_t hostlen,
+                               long *port);
+char *frontdoor_find_header(const char *head, const char *name);
+void frontdoor_parse_proxy_auth(const char *value, char **user, char **password);
+
 #endif

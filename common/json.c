@@ -19,8 +19,12 @@
 #define VAL(v) ((yajl_val)(v))
 
 /* yajl builds and frees trees recursively; refuse nesting deep enough to exhaust a thread's
- * stack before yajl sees it. Azure's own limit for ARM templates is far below this. */
-#define JSON_MAX_DEPTH 256
+ * stack before yajl sees it. Azure's own limit for ARM templates is far below this. It also
+ * stays well under yajl_gen's own limit (YAJL_MAX_DEPTH, 128), past which the writer silently
+ * drops brackets: a 200-deep document parsed, and jw_value wrote text that no longer did (found
+ * by tests/fuzz/fuzz_json.c). The margin is for the envelopes azsim writes around a stored
+ * document ({"value":[{"properties":…}]}). */
+#define JSON_MAX_DEPTH 100
 
 static bool nesting_ok(const char *s, size_t n)
 {
@@ -45,6 +49,27 @@ static bool nesting_ok(const char *s, size_t n)
     return true;
 }
 
+/* Does a string in the text hold the escape \u0000? yajl decodes it into a NUL byte, which would
+ * silently cut the C string every caller sees ("west\u0000us" became location "west"). */
+static bool has_escaped_nul(const char *s, size_t n)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        if (in_string) {
+            if (s[i] == '\\') {
+                if (n - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
+                    return true;
+                i++;
+            } else if (s[i] == '"') {
+                in_string = false;
+            }
+        } else if (s[i] == '"') {
+            in_string = true;
+        }
+    }
+    return false;
+}
+
 int json_parse(const char *text, size_t len, struct json **out, char *err, size_t errlen)
 {
     char localerr[128];
@@ -58,6 +83,11 @@ int json_parse(const char *text, size_t len, struct json **out, char *err, size_
     if (!nesting_ok(text, len)) {
         if (err)
             snprintf(err, errlen, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
+        return AZ_EINVAL;
+    }
+    if (has_escaped_nul(text, len)) {
+        if (err)
+            snprintf(err, errlen, "NUL character (\\u0000) in a JSON string");
         return AZ_EINVAL;
     }
     char *copy = xstrndup(text, len);
@@ -152,7 +182,11 @@ bool json_equal(const struct json *a, const struct json *b)
     case JSON_STRING: return strcmp(json_string(a), json_string(b)) == 0;
     case JSON_NUMBER: {
         double x, y;
-        return json_double(a, &x) && json_double(b, &y) && x == y;
+        if (json_double(a, &x) && json_double(b, &y))
+            return x == y;
+        /* Out of double's range (1e400): yajl keeps only the text, so compare that; by value
+         * alone such a number was unequal to itself (found by tests/fuzz/fuzz_json.c). */
+        return strcmp(VAL(a)->u.number.r, VAL(b)->u.number.r) == 0;
     }
     case JSON_BOOL: {
         bool x, y;
@@ -168,9 +202,22 @@ bool json_equal(const struct json *a, const struct json *b)
     case JSON_OBJECT:
         if (json_len(a) != json_len(b))
             return false;
-        for (size_t i = 0; i < json_len(a); i++)
-            if (!json_equal(json_at(a, i), json_get(b, json_key_at(a, i))))
+        for (size_t i = 0; i < json_len(a); i++) {
+            /* A repeated key ({"a":1,"a":2}, which yajl keeps) matches the same occurrence of
+             * it in `b`: by first match, such a document was unequal to itself (found by
+             * tests/fuzz/fuzz_json.c). */
+            const char *key = json_key_at(a, i);
+            size_t nth = 0;
+            for (size_t k = 0; k < i; k++)
+                nth += strcmp(json_key_at(a, k), key) == 0;
+            const struct json *other = NULL;
+            for (size_t k = 0; k < json_len(b) && !other; k++) {
+                if (strcmp(json_key_at(b, k), key) == 0 && nth-- == 0)
+                    other = json_at(b, k);
+            }
+            if (!json_equal(json_at(a, i), other))
                 return false;
+        }
         return true;
     default: return true;
     }

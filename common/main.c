@@ -229,18 +229,8 @@ static int write_run_file(const struct azsim_config *cfg, struct server *srv, st
     size_t len;
     const char *text = json_writer_text(w, &len);
     char *path = data_path(cfg, RUN_FILE);
-    char *tmp = xasprintf("%s.tmp", path);
-    int rc = AZ_EIO;
-    FILE *f = fopen(tmp, "w");
-    if (f && fwrite(text, 1, len, f) == len && fclose(f) == 0) {
-        f = NULL;
-        rc = rename(tmp, path) == 0 ? 0 : AZ_EIO;
-    }
-    if (f)
-        fclose(f);
-    if (rc != 0)
-        LOG_ERROR("azsim", "cannot write %s: %s", path, strerror(errno));
-    free(tmp);
+    /* Owner-only like the rest of the data directory, whatever the umask (fopen made it 0644). */
+    int rc = file_write_atomic(path, text, len, 0600);
     free(path);
     json_writer_free(w);
     return rc;
@@ -334,10 +324,10 @@ static int serve(const struct azsim_config *cfg)
     }
     printf("%-9s %s (%s)\n", "tenant", identity.aad.tenant_id, identity.aad.tenant_domain);
     printf("%-9s %s (azsim)\n", "subscription", identity.subscription_id);
-    printf("%-9s client id %s, secret %s\n", "admin", identity.aad.client_id,
-           identity.aad.client_secret);
-    printf("%-9s user %s, password %s\n", "admin", identity.aad.user_upn,
-           identity.aad.user_password);
+    /* Who the admins are, not their secrets: stdout ends up in logs (`docker compose logs`).
+     * `azsim info` shows the secret and the password. */
+    printf("%-9s client id %s (secret: azsim info)\n", "admin", identity.aad.client_id);
+    printf("%-9s user %s (password: azsim info)\n", "admin", identity.aad.user_upn);
     printf("%-9s %s\n", "ca", ca_path);
     fflush(stdout);
     LOG_INFO("azsim", "azsim %s ready (store: %s)", AZSIM_VERSION,

@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <event2/util.h>
 #include <netinet/in.h>
@@ -40,6 +41,7 @@
 /* Header blocks larger than this are refused; Azure's front ends allow about this much. */
 #define MAX_HEADERS_SIZE (64 * 1024)
 #define DRAIN_TICK_MS 20
+#define ACCEPT_PAUSE_MS 100 /* out of descriptors: how long accepting rests before a retry */
 #define SERVER_MAX_THREADS 8
 
 struct listener {
@@ -62,6 +64,7 @@ struct listener {
     bool stopping;
     int64_t drain_deadline;
     struct listener *sibling; /* the next thread serving the same socket, or NULL */
+    struct accept_guard *accept_guard;
 };
 
 struct server {
@@ -287,6 +290,18 @@ struct exchange {
     struct http_request req;
 };
 
+/* The path as the access log shows it: IMDS's per-VM secret (/vms/{vmSecret}/…) is a credential
+ * (it decides which VM's identities a caller gets), so it is never logged. */
+static const char *logged_path(struct http_request *req)
+{
+    const char *secret = req->match.route ? http_param(req, "vmSecret") : NULL;
+    const char *at = secret && *secret ? strstr(req->path, secret) : NULL;
+    if (!at)
+        return req->path;
+    return arena_printf(req->arena, "%.*s***%s", (int)(at - req->path), req->path,
+                        at + strlen(secret));
+}
+
 static void finish(struct exchange *x)
 {
     struct listener *l = x->l;
@@ -295,7 +310,7 @@ static void finish(struct exchange *x)
     log_access(&(struct log_access){
         .module = l->module->name,
         .method = http_method_name(req->method),
-        .path = req->path,
+        .path = logged_path(req),
         .status = req->status,
         .duration_ms = (double)(clock_mono_us() - req->started_us) / 1000.0,
         .operation = req->match.route ? req->match.route->operation_id : NULL,
@@ -367,6 +382,122 @@ static struct bufferevent *make_tls_bufferevent(struct event_base *base, void *a
     return bev;
 }
 
+/* ---- accept errors (see server.h) ----------------------------------------------------------- */
+
+struct accept_guard {
+    struct evconnlistener *lev;
+    struct event *resume;
+    const char *name;
+    pthread_mutex_t lock; /* closed and the listener's state, against a close from another thread */
+    bool closed;
+    int64_t warned_ms;
+    unsigned long pauses; /* since the last warning */
+};
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct accept_guard *g = arg;
+    pthread_mutex_lock(&g->lock);
+    if (!g->closed)
+        evconnlistener_enable(g->lev);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* The error callback gets the accept callback's argument (evhttp's own, for a module's listener),
+ * so guards are found by their listener. */
+#define ACCEPT_GUARDS 64
+static pthread_mutex_t guards_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct accept_guard *guards[ACCEPT_GUARDS];
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+    (void)arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    struct accept_guard *g = NULL;
+    pthread_mutex_lock(&guards_lock);
+    for (size_t i = 0; i < ACCEPT_GUARDS && !g; i++) {
+        if (guards[i] && guards[i]->lev == lev)
+            g = guards[i];
+    }
+    pthread_mutex_unlock(&guards_lock);
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->lock);
+    if (!g->closed) {
+        evconnlistener_disable(lev);
+        struct timeval pause = {0, ACCEPT_PAUSE_MS * 1000};
+        event_add(g->resume, &pause);
+    }
+    pthread_mutex_unlock(&g->lock);
+    g->pauses++;
+    int64_t now = clock_mono_ms();
+    if (g->warned_ms == 0 || now - g->warned_ms >= 10000) {
+        LOG_WARN(g->name, "cannot accept connections: %s; pausing %d ms at a time (%lu pauses)",
+                 strerror(err), ACCEPT_PAUSE_MS, g->pauses);
+        g->warned_ms = now;
+        g->pauses = 0;
+    }
+}
+
+struct accept_guard *server_accept_guard_new(struct evconnlistener *lev, struct event_base *base,
+                                             const char *name)
+{
+    struct accept_guard *g = xcalloc(1, sizeof(*g));
+    g->lev = lev;
+    g->name = name;
+    pthread_mutex_init(&g->lock, NULL);
+    g->resume = event_new(base, -1, 0, on_accept_resume, g);
+    if (!g->resume) {
+        pthread_mutex_destroy(&g->lock);
+        free(g);
+        return NULL;
+    }
+    bool placed = false;
+    pthread_mutex_lock(&guards_lock);
+    for (size_t i = 0; i < ACCEPT_GUARDS && !placed; i++) {
+        if (!guards[i]) {
+            guards[i] = g;
+            placed = true;
+        }
+    }
+    pthread_mutex_unlock(&guards_lock);
+    if (!placed) {
+        event_free(g->resume);
+        pthread_mutex_destroy(&g->lock);
+        free(g);
+        return NULL; /* libevent's own handling stays */
+    }
+    evconnlistener_set_error_cb(lev, on_accept_error);
+    return g;
+}
+
+void server_accept_guard_close(struct accept_guard *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->lock);
+    g->closed = true;
+    evconnlistener_disable(g->lev);
+    pthread_mutex_unlock(&g->lock);
+}
+
+void server_accept_guard_free(struct accept_guard *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&guards_lock);
+    for (size_t i = 0; i < ACCEPT_GUARDS; i++) {
+        if (guards[i] == g)
+            guards[i] = NULL;
+    }
+    pthread_mutex_unlock(&guards_lock);
+    event_free(g->resume);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -387,6 +518,8 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct listener *l = arg;
     l->stopping = true;
+    server_accept_guard_free(l->accept_guard); /* this thread owns its timer */
+    l->accept_guard = NULL;
     if (l->bound) {
         evhttp_del_accept_socket(l->http, l->bound);
         l->bound = NULL;
@@ -457,6 +590,7 @@ static void listener_free(struct listener *l)
 {
     if (!l)
         return;
+    server_accept_guard_free(l->accept_guard);
     if (l->http)
         evhttp_free(l->http);
     if (l->stop_ev)
@@ -571,6 +705,8 @@ static int listener_create(struct server *s, const struct module *m, int port,
             close(fd);
         return AZ_EIO;
     }
+    l->accept_guard =
+        server_accept_guard_new(evhttp_bound_socket_get_listener(l->bound), l->base, m->name);
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0)
@@ -605,6 +741,8 @@ static int listener_add_sibling(struct server *s, struct listener *primary,
             close(fd);
         return AZ_EIO;
     }
+    l->accept_guard = server_accept_guard_new(evhttp_bound_socket_get_listener(l->bound), l->base,
+                                              l->module->name);
     memcpy(l->url, primary->url, sizeof(l->url));
     l->connect_addr = primary->connect_addr;
     l->connect_addrlen = primary->connect_addrlen;

@@ -42,6 +42,20 @@ int server_connect_address(const struct server *s, const struct module *m, struc
 /* "scheme://host:port" for a listener bound to `bind` whose socket address is `sa`. */
 void server_format_url(char *out, size_t outlen, const char *scheme, const char *bind,
                        const struct sockaddr *sa);
+/*
+ * Out of descriptors (EMFILE, ENFILE) accept() fails and leaves the connection queued, so the
+ * listening socket stays readable: libevent would retry at once, forever, warning each time (a
+ * million lines in seven seconds, a core at 100%). The guard installed on `lev` (which must live
+ * on `base`) pauses accepting for a moment instead, says so at most every ten seconds, and tries
+ * again; queued clients are served once descriptors are free. server_accept_guard_close() stops
+ * it for good and disables `lev` (from any thread); free the guard after the loop has stopped.
+ */
+struct evconnlistener;
+struct event_base;
+struct accept_guard *server_accept_guard_new(struct evconnlistener *lev, struct event_base *base,
+                                             const char *name);
+void server_accept_guard_close(struct accept_guard *g);
+void server_accept_guard_free(struct accept_guard *g);
 int server_start(struct server *s);
 void server_stop(struct server *s);
 void server_free(struct server *s);

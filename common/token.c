@@ -389,12 +389,14 @@ static bool audience_accepted(const char *aud, const char *const *audiences, siz
 /* Time checks, done for cached tokens too. */
 static int check_lifetime(int64_t nbf, int64_t exp, const char **reason)
 {
+    /* The skew goes on `now`, never on the token's claims: a signed exp of INT64_MAX (or nbf of
+     * INT64_MIN) overflowed `exp + skew` (found by tests/fuzz/fuzz_token.c). */
     int64_t now = clock_now_ms() / 1000;
-    if (exp + TOKEN_SKEW_SECONDS < now) {
+    if (exp < now - TOKEN_SKEW_SECONDS) {
         *reason = "the token has expired";
         return AZ_EDENIED;
     }
-    if (nbf - TOKEN_SKEW_SECONDS > now) {
+    if (nbf > now + TOKEN_SKEW_SECONDS) {
         *reason = "the token is not valid yet";
         return AZ_EDENIED;
     }

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "mem.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -95,6 +96,28 @@ static int hexval(int c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+bool api_version_is_date(const char *s)
+{
+    if (!s || strlen(s) < 10)
+        return false;
+    for (int i = 0; i < 10; i++) {
+        if (i == 4 || i == 7 ? s[i] != '-' : !isdigit((unsigned char)s[i]))
+            return false;
+    }
+    int month = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
+    if (month < 1 || month > 12 || day < 1 || day > 31)
+        return false;
+    if (s[10] == '\0')
+        return true;
+    if (s[10] != '-' || s[11] == '\0' || strlen(s) > 40)
+        return false;
+    for (const char *p = s + 11; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '.')
+            return false;
+    }
+    return true;
 }
 
 bool uuid_valid(const char *s)

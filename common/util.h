@@ -23,6 +23,9 @@ bool str_has_isuffix(const char *s, const char *suffix);
 void uuid_v4(char out[37]);
 /* True when `s` is a canonical 8-4-4-4-12 hex UUID (either case). */
 bool uuid_valid(const char *s);
+/* True when `s` is a date-form Azure api-version, "YYYY-MM-DD" with an optional "-preview",
+ * "-beta" or "-privatepreview" style suffix (letters, digits and '.'), month 1-12, day 1-31. */
+bool api_version_is_date(const char *s);
 
 /* Fill `p` with `n` cryptographically random bytes (getrandom(2)); aborts if the kernel cannot. */
 void random_bytes(void *p, size_t n);

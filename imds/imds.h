@@ -53,6 +53,12 @@ int imds_fail(struct http_request *req, int status, const char *error, const cha
 /* IMDS rejects requests that repeat a query parameter. */
 bool imds_duplicate_query(const struct http_request *req);
 
+/* The checks a token request passes before anything is looked up (X-Forwarded-For, Metadata,
+ * duplicate parameters, api-version, resource): 0, or the request failed with IMDS's 400.
+ * Exposed, with imds_find_vm and imds_select_identity, so the fuzzer (tests/fuzz/fuzz_imds.c)
+ * runs a token request up to the sign-in to Entra ID, which needs the server's event loop. */
+int imds_check_token_request(struct http_request *req);
+
 int imds_get_token(struct http_request *req);
 int imds_get_instance(struct http_request *req);
 int imds_get_versions(struct http_request *req);

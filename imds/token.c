@@ -31,7 +31,7 @@
 #define TOKEN_ACTION "Microsoft.ManagedIdentity/identities/token/action"
 
 /* Checks every token request passes before anything is looked up, in IMDS's order. */
-static int check_request(struct http_request *req)
+int imds_check_token_request(struct http_request *req)
 {
     if (http_header(req, "X-Forwarded-For"))
         return imds_fail(req, 400, "invalid_request",
@@ -45,6 +45,8 @@ static int check_request(struct http_request *req)
     if (!http_query(req, "api-version"))
         return imds_fail(req, 400, "invalid_request",
                          "Required query variable 'api-version' is missing");
+    if (!api_version_is_date(http_query(req, "api-version")))
+        return imds_fail(req, 400, "invalid_request", "Invalid api-version");
     const char *resource = http_query(req, "resource");
     if (!resource || !*resource)
         return imds_fail(req, 400, "invalid_request",
@@ -234,7 +236,7 @@ static int sign_in(struct http_request *req, const struct imds_identity *id, con
 
 int imds_get_token(struct http_request *req)
 {
-    if (check_request(req) != 0)
+    if (imds_check_token_request(req) != 0)
         return AZ_EREPLIED;
     struct imds_vm vm;
     int rc = imds_find_vm(req, false, &vm);

@@ -10,7 +10,8 @@
  * RBAC data actions (enableRbacAuthorization) or the vault's access policies decide, and every
  * decision is audited. Errors are {"error":{"code","message"[,"innererror"]}}.
  *
- * api-versions: any (7.x and 2025-07-01 are what the SDKs send); the query key may be
+ * api-versions: 7.x (with -preview suffixes) and the date-form ones (2016-10-01, 2025-07-01 are
+ * what the SDKs send); anything else, or none, is 400 BadParameter. The query key may be
  * percent-encoded (api%2Dversion), which the query decoding already handles.
  *
  * Not emulated: certificates, managed storage accounts, key rotation policies, HSM-only key types.
@@ -153,6 +154,31 @@ static int challenge(struct http_request *req, const struct vault *v, const char
     return AZ_EDENIED;
 }
 
+/* Key Vault's versions are "7.0" … "7.6" (optionally "-preview[.N]") and the date-form ones
+ * ("2016-10-01", "2025-07-01"). Asked only once the caller is known: the 401 challenge comes
+ * first, whatever the query. */
+static int kv_check_api_version(struct http_request *req)
+{
+    const char *v = http_query(req, "api-version");
+    if (!v || !*v)
+        return http_fail(req, 400, "BadParameter",
+                         "The api-version query parameter is missing. Consider using the latest "
+                         "supported version (7.6).");
+    bool ok = api_version_is_date(v);
+    if (!ok && v[0] == '7' && v[1] == '.' && v[2] >= '0' && v[2] <= '9') {
+        const char *rest = v + 3;
+        ok = *rest == '\0' || strncmp(rest, "-preview", 8) == 0;
+        for (const char *p = rest + (*rest ? 8 : 0); ok && *p; p++)
+            ok = (*p == '.' || (*p >= '0' && *p <= '9')) && p - v < 24;
+    }
+    if (ok)
+        return 0;
+    return http_fail(req, 400, "BadParameter",
+                     "The specified version (%.64s) is not recognized. Consider using the latest "
+                     "supported version (7.6).",
+                     v);
+}
+
 static int kv_authenticate(struct http_request *req)
 {
     struct vault *v = find_vault(req);
@@ -184,7 +210,7 @@ static int kv_authenticate(struct http_request *req)
                                       "https://sts.windows.net/%s/, found "
                                       "https://sts.windows.net/%s/.",
                                       v->tenant_id, who.tid));
-    return 0;
+    return kv_check_api_version(req);
 }
 
 /* ---- the two access models ------------------------------------------------------------------- */

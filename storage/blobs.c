@@ -945,16 +945,33 @@ int blob_get(struct http_request *req)
     if (blob_authorize(req, true, BLOBS "/read", false) != 0)
         return AZ_EREPLIED;
     struct blob_row row;
-    int rc = find_blob(req, &row);
+    int rc, fd = -1;
+    /* The file is opened with the row read: a write replacing the blob unlinks the file of the
+     * row it replaced once it has committed, so a file gone means a newer row. Read again: a
+     * GET racing a PUT gets the old content or the new, as in Storage, never a 500. */
+    for (int tries = 0; tries < 8; tries++) {
+        rc = find_blob(req, &row);
+        if (rc != 0 || req->method == HTTP_HEAD)
+            break;
+        fd = open(arena_printf(req->arena, "%s/%s", content_dir(req), row.file),
+                  O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 || errno != ENOENT)
+            break;
+    }
     if (rc == AZ_ENOTFOUND)
         return fail_no_blob(req);
-    if (rc != 0)
+    if (rc != 0 || (fd < 0 && req->method != HTTP_HEAD))
         return blob_fail_store(req);
-    if (check_conditions(req, &row, true) != 0)
+    if (check_conditions(req, &row, true) != 0) {
+        if (fd >= 0)
+            close(fd);
         return AZ_EREPLIED;
+    }
     int64_t start = 0, end = row.size - 1;
     rc = parse_range(req, row.size, &start, &end);
     if (rc == AZ_EINVAL) {
+        if (fd >= 0)
+            close(fd);
         http_fail(req, 416, "InvalidRange",
                   "The range specified is invalid for the current size "
                   "of the resource.");
@@ -976,9 +993,6 @@ int blob_get(struct http_request *req)
         return http_reply(req, ranged ? 206 : 200, NULL, "", 0);
     }
     /* The content goes out a piece at a time, straight from its file. */
-    int fd = open(arena_printf(req->arena, "%s/%s", content_dir(req), row.file), O_RDONLY);
-    if (fd < 0)
-        return blob_fail_store(req);
     return http_reply_file(req, ranged ? 206 : 200, NULL, fd, start, len);
 }
 

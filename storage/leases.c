@@ -181,9 +181,16 @@ int blob_lease(struct http_request *req)
     int64_t now = clock_now_ms();
     enum lease_state s = state_of(&l, now);
     int status = 200;
+    /* Lease ids are GUIDs; Azure refuses any other before looking at the lease. */
+    if ((given && !uuid_valid(given)) || (proposed && !uuid_valid(proposed)))
+        return http_fail(req, 400, "InvalidHeaderValue",
+                         "The value for one of the HTTP headers is not in the correct format.");
     if (action && str_ieq(action, "acquire")) {
         const char *d = http_header(req, "x-ms-lease-duration");
-        int64_t duration = d ? strtoll(d, NULL, 10) : -1;
+        char *end = NULL;
+        int64_t duration = d ? strtoll(d, &end, 10) : -1;
+        if (d && (end == d || *end != '\0'))
+            duration = 0; /* not a number: refused below */
         if (duration != -1 && (duration < 15 || duration > 60))
             return http_fail(req, 400, "InvalidHeaderValue",
                              "The value for one of the HTTP headers is not in the correct format: "

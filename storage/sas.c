@@ -40,6 +40,12 @@ bool blob_parse_time(const char *text, int64_t *ms)
                    &tm.tm_min, &tm.tm_sec);
     if (n != 3 && n != 5 && n != 6)
         return false;
+    /* ISO 8601 fields in range, as Storage requires: "99999999-1-1" overflowed the product
+     * below, and a month of INT_MIN the `- 1` (found by tests/fuzz/fuzz_storage.c). */
+    if (tm.tm_year < 1 || tm.tm_year > 9999 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 ||
+        tm.tm_sec < 0 || tm.tm_sec > 59)
+        return false;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     *ms = (int64_t)timegm(&tm) * 1000;
@@ -120,6 +126,11 @@ static const char *string_to_sign(struct http_request *req, const struct blob_re
         return arena_printf(req->arena, "%s\n%s\n%s\n%s", head, q(req, "sr"), q(req, "snapshot"),
                             tail);
     return arena_printf(req->arena, "%s\n%s", head, tail);
+}
+
+const char *blob_sas_string_to_sign(struct http_request *req, const struct blob_request *b)
+{
+    return string_to_sign(req, b);
 }
 
 /* base64(HMAC-SHA256(key, text)); NULL when the key is not base64. */

@@ -13,8 +13,8 @@
  *     Key; user delegation SAS, made with a key an Entra ID caller obtained (sas.c);
  *   - nobody, for reads of containers whose public access level allows them, on accounts that
  *     allow public access.
- * Every answer echoes x-ms-version (any is accepted); errors are Storage's XML with
- * x-ms-error-code.
+ * Every answer echoes x-ms-version (any of the date form; another is 400 InvalidHeaderValue);
+ * errors are Storage's XML with x-ms-error-code.
  *
  * The same service listens in plain http on Azurite's port (azurite_module), where the
  * development account devstoreaccount1 (arm/storage.c) answers "UseDevelopmentStorage=true".
@@ -199,6 +199,9 @@ static int challenge(struct http_request *req, const char *tenant, int status, c
 static int storage_authenticate(struct http_request *req)
 {
     const char *version = http_header(req, "x-ms-version");
+    if (version && !api_version_is_date(version))
+        return http_fail(req, 400, "InvalidHeaderValue",
+                         "The value for one of the HTTP headers is not in the correct format.");
     http_set_header(req, "x-ms-version", version ? version : DEFAULT_VERSION);
     struct blob_request *b = address(req);
     const char *tenant = NULL;
@@ -226,6 +229,17 @@ static int storage_authenticate(struct http_request *req)
             return http_fail(req, 403, "AuthenticationFailed",
                              "Server failed to authenticate the request. Make sure the value of "
                              "Authorization header is formed correctly including the signature.");
+        /* Azure takes a signed request for 15 minutes either side of its date, so that a captured
+         * one cannot be replayed for ever. */
+        const char *date = http_header(req, "x-ms-date");
+        int64_t t;
+        if (!date)
+            date = http_header(req, "Date");
+        if (!date || clock_parse_http(date, &t) != 0 || llabs(clock_now_ms() - t) > 15 * 60 * 1000)
+            return http_fail(req, 403, "AuthenticationFailed",
+                             "Server failed to authenticate the request. Request date header too "
+                             "old, in the future or not a date: '%.64s'.",
+                             date ? date : "");
         req->principal = "shared-key";
         return 0;
     }

@@ -47,6 +47,10 @@ int blob_deny_anonymous(struct http_request *req);
  * permissions kept in `b` for blob_check_sas_permission. 0, or the request failed (403). */
 int blob_check_sas(struct http_request *req, struct blob_request *b);
 int blob_check_sas_permission(struct http_request *req, const char *action, bool listing);
+/* The string the SAS in the request's query signs (by its kind and version), for request `b`:
+ * exposed so the fuzzer (tests/fuzz/fuzz_storage.c) can sign a SAS and reach the checks that
+ * follow the signature. */
+const char *blob_sas_string_to_sign(struct http_request *req, const struct blob_request *b);
 /* POST ?restype=service&comp=userdelegationkey: a key user delegation SAS are signed with. */
 int blob_get_user_delegation_key(struct http_request *req);
 /* Is `sig` base64(HMAC-SHA256) of `text` under one of the account's keys? */

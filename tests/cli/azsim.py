@@ -67,7 +67,8 @@ def run_azsim(*args, timeout=10):
 
 def parse_startup(text):
     """azsim's start-up lines: "proxy <url>", "<module> <url>" ..., "tenant <id> (<domain>)",
-    "admin client id <id>, secret <secret>", "admin user <upn>, password <password>", "ca <path>"."""
+    "admin client id <id> (secret: azsim info)", "admin user <upn> (password: azsim info)",
+    "ca <path>". The secret and the password are only in `azsim info`."""
     out = {'urls': {}}
     for line in text.splitlines():
         words = line.split(None, 1)
@@ -83,11 +84,9 @@ def parse_startup(text):
             out['tenant_id'] = tid
             out['tenant_domain'] = domain.strip().strip('()')
         elif key == 'admin' and rest.startswith('client id '):
-            cid, _, secret = rest[len('client id '):].partition(', secret ')
-            out['client_id'], out['client_secret'] = cid, secret.rstrip('\n')
+            out['client_id'] = rest[len('client id '):].split()[0]
         elif key == 'admin' and rest.startswith('user '):
-            upn, _, password = rest[len('user '):].partition(', password ')
-            out['username'], out['password'] = upn, password.rstrip('\n')
+            out['username'] = rest[len('user '):].split()[0]
         elif key == 'ca':
             out['ca'] = rest.strip()
     return out

@@ -168,7 +168,9 @@ for (const inMemory of [false, true]) {
     const ctx = aad.context(s);
     assertIdentity(ctx.info, want);
     assert.match(s.stdout, new RegExp(`^tenant\\s+${want.tenantId} \\(${want.tenantDomain.replace(/\./g, '\\.')}\\)$`, 'm'));
-    assert.ok(s.stdout.includes(`client id ${want.clientId}, secret ${want.clientSecret}`), s.stdout);
+    // The banner names the admins; their secret and password are only in `azsim info`.
+    assert.ok(s.stdout.includes(`client id ${want.clientId} (secret: azsim info)`), s.stdout);
+    assert.ok(!s.stdout.includes(want.clientSecret) && !s.stdout.includes(want.password), s.stdout);
 
     // A real client with these credentials, through the front door.
     const run = await aad.runClient([
