@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libevent-dev libyajl-dev libjwt-dev libsqlite3-dev libssl-dev"
-test_pkgs="libcmocka-dev sqlite3 curl openssl iproute2 python3 python3-requests azure-cli python3-azure"
+test_pkgs="libcmocka-dev sqlite3 curl openssl iproute2 python3 python3-requests azure-cli python3-azure clang libclang-rt-14-dev valgrind"
 bench_pkgs="wrk nginx-light openssl"
 case "${1:-build}" in
     build) want=$build_pkgs ;;
