@@ -64,6 +64,11 @@ struct graph_filter_field {
 int aad_graph_list(struct http_request *req, const char *resource,
                    const struct graph_filter_field *fields, const char *query, const char *order,
                    struct store_stmt **st);
+/* Reply 200 {"@odata.context": "…#<context>", "value": [...]} with one entry per row of `st`,
+ * written by `write`; `st` is finalized. */
+int aad_graph_reply_list(struct http_request *req, struct store_stmt *st, const char *context,
+                         void (*write)(struct http_request *req, struct json_writer *w,
+                                       struct store_stmt *st));
 /* Fail the request: the directory could not be read or written (500). */
 int aad_graph_store_failed(struct http_request *req);
 

@@ -507,7 +507,9 @@ int aad_graph_get_by_ids(struct http_request *req)
     return 0;
 }
 
-static int reply_objects(struct http_request *req, struct store_stmt *st, const char *context)
+int aad_graph_reply_list(struct http_request *req, struct store_stmt *st, const char *context,
+                         void (*write)(struct http_request *req, struct json_writer *w,
+                                       struct store_stmt *st))
 {
     struct json_writer *w = json_writer_new();
     jw_object_open(w);
@@ -517,7 +519,7 @@ static int reply_objects(struct http_request *req, struct store_stmt *st, const 
     jw_key(w, "value");
     jw_array_open(w);
     while (store_step(st) == 1)
-        write_object(req, w, st);
+        write(req, w, st);
     jw_array_close(w);
     jw_object_close(w);
     store_finalize(st);
@@ -592,7 +594,7 @@ int aad_graph_users(struct http_request *req)
                        "WHERE tenant_id = lower(?1)",
                        "upn", &st) != 0)
         return AZ_EREPLIED;
-    return reply_objects(req, st, "users");
+    return aad_graph_reply_list(req, st, "users", write_object);
 }
 
 /* ---- service principals --------------------------------------------------------------------- */
@@ -615,7 +617,7 @@ int aad_graph_service_principals(struct http_request *req)
                        "SELECT " SP_COLUMNS " FROM " SP_FROM " WHERE sp.tenant_id = lower(?1)",
                        "sp.display_name, sp.created_at", &st) != 0)
         return AZ_EREPLIED;
-    return reply_objects(req, st, "servicePrincipals");
+    return aad_graph_reply_list(req, st, "servicePrincipals", write_object);
 }
 
 /* Reply with the service principal `object_id` of the caller's tenant as one entity. */

@@ -342,6 +342,15 @@ static int parse_display_name(struct http_request *req, const struct json *body,
 
 /* ---- handlers ------------------------------------------------------------------------------- */
 
+/* An application as a list shows it: as one, without new passwords. */
+static void write_listed_application(struct http_request *req, struct json_writer *w,
+                                     struct store_stmt *st)
+{
+    jw_object_open(w);
+    write_application(req, w, st, NULL, 0);
+    jw_object_close(w);
+}
+
 /* GET /v1.0/applications[?$filter=…] in the caller's tenant. */
 int aad_graph_applications(struct http_request *req)
 {
@@ -351,22 +360,7 @@ int aad_graph_applications(struct http_request *req)
                        "SELECT " APP_COLUMNS " FROM " APP_FROM " WHERE a.tenant_id = lower(?1)",
                        "a.display_name, a.created_at", &st) != 0)
         return AZ_EREPLIED;
-    struct json_writer *w = json_writer_new();
-    jw_object_open(w);
-    jw_kv_string(w, "@odata.context", "https://graph.microsoft.com/v1.0/$metadata#applications");
-    jw_key(w, "value");
-    jw_array_open(w);
-    while (store_step(st) == 1) {
-        jw_object_open(w);
-        write_application(req, w, st, NULL, 0);
-        jw_object_close(w);
-    }
-    jw_array_close(w);
-    jw_object_close(w);
-    store_finalize(st);
-    http_reply_json(req, 200, w);
-    json_writer_free(w);
-    return 0;
+    return aad_graph_reply_list(req, st, "applications", write_listed_application);
 }
 
 /* GET /v1.0/applications/{id} */

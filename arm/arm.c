@@ -164,6 +164,24 @@ const char *arm_filter_value(struct http_request *req, const char *key)
     return end ? arena_strndup(req->arena, p + 1, (size_t)(end - p - 1)) : NULL;
 }
 
+int arm_reply_stored_list(struct http_request *req, struct store_stmt *st)
+{
+    struct json_writer *w = json_writer_new();
+    jw_list_open(w);
+    int rc;
+    while ((rc = store_step(st)) == 1) {
+        const char *body = store_column_text(st, 0);
+        jw_value(w, json_parse_in(req->arena, body, strlen(body)));
+    }
+    jw_list_close(w);
+    store_finalize(st);
+    if (rc < 0) {
+        json_writer_free(w);
+        return http_fail(req, 500, "InternalServerError", "The store could not be read.");
+    }
+    return arm_reply(req, 200, w);
+}
+
 int arm_reply(struct http_request *req, int status, struct json_writer *w)
 {
     http_reply_json(req, status, w);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 struct store;
+struct store_stmt;
 struct json_writer;
 struct aad_identity;
 
@@ -54,6 +55,10 @@ const char *arm_tags(struct http_request *req, const struct json *tags);
 
 /* The value quoted after `key` in the OData $filter ("roleName eq 'Reader'"), or NULL. */
 const char *arm_filter_value(struct http_request *req, const char *key);
+
+/* Reply 200 {"value": [...]} with the JSON document in column 0 of each row of `st` (finalized),
+ * or fail the request (500) if the store fails halfway. */
+int arm_reply_stored_list(struct http_request *req, struct store_stmt *st);
 
 /* Reply 200/201 with the writer's document. */
 int arm_reply(struct http_request *req, int status, struct json_writer *w);

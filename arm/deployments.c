@@ -1206,20 +1206,7 @@ int arm_list_deployments(struct http_request *req)
                       &st) != 0)
         return http_fail(req, 500, "InternalServerError", "The store could not be read.");
     store_bind_text(st, 1, scope);
-    struct json_writer *w = json_writer_new();
-    jw_list_open(w);
-    int rc;
-    while ((rc = store_step(st)) == 1) {
-        const char *body = store_column_text(st, 0);
-        jw_value(w, json_parse_in(req->arena, body, strlen(body)));
-    }
-    store_finalize(st);
-    jw_list_close(w);
-    if (rc < 0) {
-        json_writer_free(w);
-        return http_fail(req, 500, "InternalServerError", "The store could not be read.");
-    }
-    return arm_reply(req, 200, w);
+    return arm_reply_stored_list(req, st);
 }
 
 int arm_list_deployment_operations(struct http_request *req)

@@ -663,20 +663,7 @@ static int list(struct http_request *req, const struct target *t)
     store_bind_text(st, 2, t->full_type);
     store_bind_text(st, 3, group);
     store_bind_text(st, 4, t->parent_id ? arena_printf(req->arena, "%s/", t->id) : NULL);
-    struct json_writer *w = json_writer_new();
-    jw_list_open(w);
-    int rc;
-    while ((rc = store_step(st)) == 1) {
-        const char *body = store_column_text(st, 0);
-        jw_value(w, json_parse_in(req->arena, body, strlen(body)));
-    }
-    jw_list_close(w);
-    store_finalize(st);
-    if (rc < 0) {
-        json_writer_free(w);
-        return fail_store(req);
-    }
-    return arm_reply(req, 200, w);
+    return arm_reply_stored_list(req, st);
 }
 
 int arm_get_resource(struct http_request *req)
@@ -899,15 +886,7 @@ static int list_resources(struct http_request *req, const char *group)
     store_bind_text(st, 3, arm_filter_value(req, "resourceType"));
     store_bind_text(st, 4, tag_name);
     store_bind_text(st, 5, tag_value);
-    struct json_writer *w = json_writer_new();
-    jw_list_open(w);
-    while (store_step(st) == 1) {
-        const char *body = store_column_text(st, 0);
-        jw_value(w, json_parse_in(req->arena, body, strlen(body)));
-    }
-    jw_list_close(w);
-    store_finalize(st);
-    return arm_reply(req, 200, w);
+    return arm_reply_stored_list(req, st);
 }
 
 int arm_list_resources(struct http_request *req)

@@ -38,7 +38,7 @@
 #define ACCOUNT "fuzzacct"
 #define ACCOUNT_ID                                                                                 \
     "/subscriptions/" SUB "/resourceGroups/rg/providers/Microsoft.Storage/"                        \
-                          "storageAccounts/" ACCOUNT
+    "storageAccounts/" ACCOUNT
 #define KEY1                                                                                       \
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 #define KEY2 "a2V5IHR3byBvZiB0aGUgZnV6eiBhY2NvdW50LCBub3QgYSBzZWNyZXQgb2YgYW55b25lJ3M="
