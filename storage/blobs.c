@@ -634,6 +634,27 @@ static int begin_write(struct http_request *req, struct blob_row *old, bool *exi
 
 static int copy_blob(struct http_request *req);
 
+/* Find the blob the request names and, when `content`, open its content file (else *fd is -1).
+ * A write replacing the blob unlinks the file of the row it replaced once it has committed, so a
+ * file gone means a newer row: read again. A read racing a write gets the old content or the
+ * new, as in Storage, never an error. 0, AZ_ENOTFOUND or AZ_ESTORE. */
+static int open_blob(struct http_request *req, struct blob_row *row, bool content, int *fd)
+{
+    *fd = -1;
+    for (int tries = 0; tries < 8; tries++) {
+        int rc = find_blob(req, row);
+        if (rc != 0 || !content)
+            return rc;
+        *fd = open(arena_printf(req->arena, "%s/%s", content_dir(req), row->file),
+                   O_RDONLY | O_CLOEXEC);
+        if (*fd >= 0)
+            return 0;
+        if (errno != ENOENT)
+            return AZ_ESTORE;
+    }
+    return AZ_ESTORE;
+}
+
 int blob_put(struct http_request *req)
 {
     if (http_header(req, "x-ms-copy-source"))
@@ -705,9 +726,10 @@ static int copy_blob(struct http_request *req)
     /* The source is read with the caller's own rights, as a GET of it would be. */
     const void *dest = req->context;
     req->context = &src;
+    int in = -1;
     int rc = blob_authorize(req, true, BLOBS "/read", false);
     if (rc == 0)
-        rc = find_blob(req, &from);
+        rc = open_blob(req, &from, true, &in);
     req->context = dest;
     if (rc == AZ_ENOTFOUND)
         return http_fail(req, 404, "CannotVerifyCopySource", "The specified blob does not exist.");
@@ -715,7 +737,6 @@ static int copy_blob(struct http_request *req)
         return rc;
     if (rc != 0)
         return blob_fail_store(req);
-    int in = open(arena_printf(req->arena, "%s/%s", content_dir(req), from.file), O_RDONLY);
     char id[37];
     uuid_v4(id);
     const char *file = arena_strdup(req->arena, id);
@@ -945,22 +966,11 @@ int blob_get(struct http_request *req)
     if (blob_authorize(req, true, BLOBS "/read", false) != 0)
         return AZ_EREPLIED;
     struct blob_row row;
-    int rc, fd = -1;
-    /* The file is opened with the row read: a write replacing the blob unlinks the file of the
-     * row it replaced once it has committed, so a file gone means a newer row. Read again: a
-     * GET racing a PUT gets the old content or the new, as in Storage, never a 500. */
-    for (int tries = 0; tries < 8; tries++) {
-        rc = find_blob(req, &row);
-        if (rc != 0 || req->method == HTTP_HEAD)
-            break;
-        fd = open(arena_printf(req->arena, "%s/%s", content_dir(req), row.file),
-                  O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 || errno != ENOENT)
-            break;
-    }
+    int fd;
+    int rc = open_blob(req, &row, req->method != HTTP_HEAD, &fd);
     if (rc == AZ_ENOTFOUND)
         return fail_no_blob(req);
-    if (rc != 0 || (fd < 0 && req->method != HTTP_HEAD))
+    if (rc != 0)
         return blob_fail_store(req);
     if (check_conditions(req, &row, true) != 0) {
         if (fd >= 0)
