@@ -13,16 +13,14 @@
 // wrk's "non-2xx or 3xx"), no socket error or timeout — and azsim's resident memory at the end is
 // at most 10% above its level --baseline seconds in (10; soak-smoke: 5), sampled every second.
 // Speed is reported, never judged: the machine may be shared. The last line sums the run up.
-import { spawn, spawnSync } from 'node:child_process';
-import { randomUUID, createHmac } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { median, parseWrk, request, rssKiB, sleep, startProcess, stopProcess, tempDir, waitHttp } from './lib.mjs';
-
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const AZSIM_BIN = process.env.AZSIM_BIN ?? join(HERE, '../build/azsim');
+import {
+  DEV_ACCOUNT, LOCATION, NSG, VAULT, X_MS_VERSION, devAccountSas, prepare, startAzsim,
+} from './azsim.mjs';
+import { median, parseWrk, request, rssKiB, sleep, stopProcess, tempDir } from './lib.mjs';
 const argv = process.argv.slice(2);
 const option = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
 const SECONDS = Number(option('--seconds', 60));
@@ -30,91 +28,12 @@ const BASELINE = Number(option('--baseline', 10));
 const RSS_LIMIT = 1.10;
 if (!(SECONDS > BASELINE && BASELINE >= 1)) throw new Error('--seconds must exceed --baseline (≥ 1)');
 
-const DEV_ACCOUNT = 'devstoreaccount1';
-const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-const X_MS_VERSION = '2021-12-02';
-const VAULT = 'soakvault';
-const LOCATION = 'westus';
-const SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
-
 // ---- azsim and the state the workloads need ---------------------------------------------------
 
-async function startAzsim(dataDir) {
-  const args = ['serve', '--data-dir', dataDir, '--log-level', 'warn'];
-  for (const m of ['arm', 'aad', 'imds', 'keyvault', 'storage', 'azurite', 'proxy']) args.push(`--${m}-port`, '0');
-  const started = performance.now();
-  const p = await startProcess(AZSIM_BIN, args, { ready: (out) => /^ca\s+\S+/m.test(out) });
-  const urls = Object.fromEntries([...p.output.matchAll(/^(\w+)\s+(https?:\/\/\S+)$/gm)].map((m) => [m[1], m[2]]));
-  const ca = readFileSync(join(dataDir, 'tls', 'ca.pem'));
-  await waitHttp(`${urls.arm}/health`, started, { ca });
-  // Whatever azsim writes on stderr from now on is kept, to show if it fails.
-  p.stderr = '';
-  p.proc.stderr.on('data', (d) => { p.stderr = (p.stderr + d).slice(-20_000); });
-  const info = JSON.parse(spawnSync(AZSIM_BIN, ['info', '--json', '--data-dir', dataDir], { encoding: 'utf8' }).stdout);
-  return { ...p, urls, ca, info, dataDir };
-}
-
-async function adminToken(az, scope) {
-  const r = await request(`${az.urls.aad}/${az.info.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST', ca: az.ca, headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: az.info.clientId, client_secret: az.info.clientSecret, scope }).toString(),
-  });
-  if (r.status !== 200) throw new Error(`admin token: ${r.status} ${r.text}`);
-  return r.json().access_token;
-}
-
-async function armCall(az, token, method, path, body) {
-  const r = await request(`${az.urls.arm}${path}`, {
-    method, ca: az.ca, body, headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-  });
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-  return r.text ? r.json() : null;
-}
-
-/** A VM with a system-assigned identity (IMDS), a vault with a secret (Key Vault), a container
- * with a blob (Storage), a network security group (ARM); the wrk targets built on them. */
-async function prepare(az) {
-  const sub = `/subscriptions/${az.info.subscriptionId}`;
-  const rg = `${sub}/resourceGroups/soak`;
-  const arm = await adminToken(az, 'https://management.azure.com/.default');
-  const adminOid = JSON.parse(Buffer.from(arm.split('.')[1], 'base64url')).oid;
-  await armCall(az, arm, 'PUT', `${rg}?api-version=2021-04-01`, { location: LOCATION });
-  await armCall(az, arm, 'PUT', `${rg}/providers/Microsoft.Network/virtualNetworks/vnet?api-version=2022-07-01`, {
-    location: LOCATION,
-    properties: { addressSpace: { addressPrefixes: ['10.92.0.0/16'] }, subnets: [{ name: 'default', properties: { addressPrefix: '10.92.0.0/24' } }] },
-  });
-  const nic = `${rg}/providers/Microsoft.Network/networkInterfaces/nic`;
-  await armCall(az, arm, 'PUT', `${nic}?api-version=2022-07-01`, {
-    location: LOCATION,
-    properties: { ipConfigurations: [{ name: 'ipconfig1', properties: { subnet: { id: `${rg}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default` } } }] },
-  });
-  await armCall(az, arm, 'PUT', `${rg}/providers/Microsoft.Compute/virtualMachines/vm?api-version=2024-07-01`, {
-    location: LOCATION,
-    identity: { type: 'SystemAssigned' },
-    properties: {
-      hardwareProfile: { vmSize: 'Standard_B1s' },
-      osProfile: { computerName: 'vm', adminUsername: 'azureuser', adminPassword: 'Secret-123456' },
-      networkProfile: { networkInterfaces: [{ id: nic }] },
-    },
-  });
-  const env = JSON.parse(spawnSync(AZSIM_BIN, ['env', '--vm', 'vm', '--format', 'json', '--data-dir', az.dataDir], { encoding: 'utf8' }).stdout);
-  const imdsBase = env.AZURE_POD_IDENTITY_AUTHORITY_HOST; // http://127.0.0.1:<imds>/vms/<secret>
-
-  const vault = `${rg}/providers/Microsoft.KeyVault/vaults/${VAULT}`;
-  await armCall(az, arm, 'PUT', `${vault}?api-version=2023-07-01`, {
-    location: LOCATION, properties: { tenantId: az.info.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true },
-  });
-  await armCall(az, arm, 'PUT', `${vault}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`, {
-    properties: { roleDefinitionId: `${sub}/providers/Microsoft.Authorization/roleDefinitions/${SECRETS_OFFICER}`, principalId: adminOid, principalType: 'ServicePrincipal' },
-  });
-  const kv = await adminToken(az, 'https://vault.azure.net/.default');
-  const secretUrl = `${az.urls.keyvault}/secrets/s1?api-version=7.4`;
-  const put = await request(secretUrl, {
-    method: 'PUT', ca: az.ca, host: `${VAULT}.vault.azure.net`,
-    headers: { Authorization: `Bearer ${kv}`, 'Content-Type': 'application/json' }, body: { value: 'soak-secret-value' },
-  });
-  if (put.status !== 200) throw new Error(`set secret: ${put.status} ${put.text}`);
-
+/** The wrk targets: the benchmark's state (a VM with a system-assigned identity, a vault with a
+ * secret, a network security group) and a container with a blob. */
+async function targets(az) {
+  const { rg, arm, kv, imdsBase, secretUrl } = await prepare(az, { identities: 0, group: 'soak' });
   const sas = devAccountSas();
   const c = await request(`${az.urls.azurite}/${DEV_ACCOUNT}/soak?restype=container&${sas}`, { method: 'PUT', headers: { 'x-ms-version': X_MS_VERSION } });
   if (c.status !== 201) throw new Error(`container: ${c.status} ${c.text}`);
@@ -122,8 +41,7 @@ async function prepare(az) {
   const b = await request(blobUrl, { method: 'PUT', headers: { 'x-ms-version': X_MS_VERSION, 'x-ms-blob-type': 'BlockBlob' }, body: Buffer.alloc(4096, 97) });
   if (b.status !== 201) throw new Error(`blob: ${b.status} ${b.text}`);
 
-  const nsg = `${rg}/providers/Microsoft.Network/networkSecurityGroups/soak-nsg?api-version=2022-07-01`;
-  await armCall(az, arm, 'PUT', nsg, { location: LOCATION });
+  const nsg = `${rg}/providers/Microsoft.Network/networkSecurityGroups/${NSG}?api-version=2022-07-01`;
 
   const tokenForm = new URLSearchParams({ grant_type: 'client_credentials', client_id: az.info.clientId, client_secret: az.info.clientSecret, scope: 'https://vault.azure.net/.default' }).toString();
   const alternate = (put, get = 'wrk.format("GET", nil, nil, nil)') => `local n = 0
@@ -159,15 +77,6 @@ end`;
       lua: alternate(`wrk.format("PUT", nil, nil, '{"location":"${LOCATION}","tags":{"soak":"yes"}}')`),
     },
   ];
-}
-
-/** An account SAS for the development account: every right. */
-function devAccountSas() {
-  const se = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
-  const f = { sv: X_MS_VERSION, ss: 'b', srt: 'sco', sp: 'rwdlac', se, spr: 'https,http' };
-  const text = [DEV_ACCOUNT, f.sp, f.ss, f.srt, '', f.se, '', f.spr, f.sv, '', ''].join('\n');
-  const sig = createHmac('sha256', Buffer.from(DEV_KEY, 'base64')).update(text).digest('base64');
-  return new URLSearchParams({ ...f, sig }).toString();
 }
 
 // ---- load ------------------------------------------------------------------------------------
@@ -228,10 +137,10 @@ async function main() {
   const scripts = tempDir('azsim-soak-wrk-');
   let az;
   try {
-    az = await startAzsim(dataDir);
-    const targets = await prepare(az);
-    const total = targets.reduce((n, t) => n + t.connections, 0);
-    console.log(`soak: ${SECONDS} s, ${total} connections (${targets.map((t) => `${t.name} ${t.connections}`).join(', ')}), ` +
+    az = await startAzsim(dataDir, { inMemory: false });
+    const loads = await targets(az);
+    const total = loads.reduce((n, t) => n + t.connections, 0);
+    console.log(`soak: ${SECONDS} s, ${total} connections (${loads.map((t) => `${t.name} ${t.connections}`).join(', ')}), ` +
       `azsim pid ${az.pid}, RSS baseline at ${BASELINE} s`);
 
     // RSS once a second from the start of the load; the load runs a second longer than the
@@ -244,14 +153,14 @@ async function main() {
         series.push(rssKiB(az.pid));
       }
     })();
-    const results = await Promise.all(targets.map((t) => wrk(t, SECONDS + 1, scripts)));
+    const results = await Promise.all(loads.map((t) => wrk(t, SECONDS + 1, scripts)));
     await sampler;
     const alive = az.proc.exitCode === null && az.proc.signalCode === null;
 
     let requests = 0;
     let failures = 0;
     console.log('\nworkload  conn  requests  ok/s    p50        p99        non-2xx  socket errors');
-    for (const [i, t] of targets.entries()) {
+    for (const [i, t] of loads.entries()) {
       const r = results[i];
       requests += r.requests;
       failures += r.non2xx + r.errors;

@@ -17,10 +17,14 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -235,6 +239,49 @@ def sdk_token(server, kind, scope, authority=None, instance_discovery=None, env=
     return subprocess.run(args, input=json.dumps(server.info), capture_output=True, text=True,
                           timeout=SDK_TIMEOUT, env=env if env is not None else server.client_env())
 
+
+
+class AdminArm:
+    """The admin application's own requests, the way the suites set up what they test: HTTPS
+    straight to azsim's listeners on 127.0.0.1 (no proxy, azsim's CA), a client-credentials token
+    from the aad listener, ARM calls on the arm listener."""
+
+    def __init__(self, server):
+        self.server = server
+        context = ssl.create_default_context(cafile=server.startup['ca'])
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                                  urllib.request.HTTPSHandler(context=context))
+        self.token = self.token_for('https://management.azure.com/.default')
+
+    def token_for(self, scope):
+        info = self.server.info
+        body = urllib.parse.urlencode({'grant_type': 'client_credentials',
+                                       'client_id': info['clientId'],
+                                       'client_secret': info['clientSecret'],
+                                       'scope': scope}).encode()
+        url = f'{self.server.startup["urls"]["aad"]}/{info["tenantId"]}/oauth2/v2.0/token'
+        with self.opener.open(urllib.request.Request(url, data=body), timeout=10) as resp:
+            return json.load(resp)['access_token']
+
+    def request(self, method, path, body=None):
+        """An ARM request: (status, parsed JSON body or None)."""
+        req = urllib.request.Request(
+            self.server.startup['urls']['arm'] + path, method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={'Authorization': f'Bearer {self.token}', 'Content-Type': 'application/json'})
+        try:
+            with self.opener.open(req, timeout=10) as resp:
+                status, text = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, text = err.code, err.read()
+        return status, (json.loads(text) if text.strip() else None)
+
+    def ok(self, method, path, body=None, statuses=(200, 201)):
+        """An ARM request that must answer one of `statuses`: its parsed body."""
+        status, answer = self.request(method, path, body)
+        if status not in statuses:
+            raise AssertionError(f'{method} {path}: {status} {answer}')
+        return answer
 
 class AzCli:
     """Runs az commands with one fresh AZURE_CONFIG_DIR (a temporary directory) and the front

@@ -17,11 +17,9 @@ import json
 import os
 import re
 import ssl
-import subprocess
 import tempfile
 import unittest
 import urllib.error
-import urllib.parse
 import urllib.request
 
 import azsim
@@ -43,19 +41,13 @@ NOT_BUNDLED = {'Ubuntu2204', 'Debian11', 'CentOS85Gen2'}
 
 server = None
 cli = None
+admin = None        # azsim.AdminArm: the admin's own requests
 admin_token = None
 sub = None       # /subscriptions/<GUID>
 rg = None        # the resource group's id
 uai = None       # the UAI as ARM answered its PUT
 uai2 = None      # a second one
 vm = None        # the VM as ARM answered its PUT
-
-
-def _direct():
-    """HTTPS to azsim's own listeners on 127.0.0.1, trusting its CA, through no proxy."""
-    context = ssl.create_default_context(cafile=server.startup['ca'])
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}),
-                                       urllib.request.HTTPSHandler(context=context))
 
 
 def _through_front_door():
@@ -76,36 +68,13 @@ def _fetch(opener, url, token=None):
         return err.code, err.headers, err.read()
 
 
-def _admin_token():
-    info = server.info
-    body = urllib.parse.urlencode({'grant_type': 'client_credentials',
-                                   'client_id': info['clientId'],
-                                   'client_secret': info['clientSecret'],
-                                   'scope': 'https://management.azure.com/.default'}).encode()
-    url = f'{server.startup["urls"]["aad"]}/{info["tenantId"]}/oauth2/v2.0/token'
-    with _direct().open(urllib.request.Request(url, data=body), timeout=10) as resp:
-        return json.load(resp)['access_token']
-
-
 def arm(method, path, body=None):
     """The admin's request to the arm listener: (status, parsed JSON body or None)."""
-    req = urllib.request.Request(
-        server.startup['urls']['arm'] + path, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={'Authorization': f'Bearer {admin_token}', 'Content-Type': 'application/json'})
-    try:
-        with _direct().open(req, timeout=10) as resp:
-            status, text = resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read()
-    return status, (json.loads(text) if text.strip() else None)
+    return admin.request(method, path, body)
 
 
 def arm_ok(method, path, body=None, statuses=(200, 201)):
-    status, answer = arm(method, path, body)
-    if status not in statuses:
-        raise AssertionError(f'{method} {path}: {status} {answer}')
-    return answer
+    return admin.ok(method, path, body, statuses)
 
 
 def versions_path(publisher, offer, sku):
@@ -123,11 +92,12 @@ def az_json(*args):
 
 
 def setUpModule():
-    global server, cli, admin_token, sub, rg, uai, uai2, vm
+    global server, admin, cli, admin_token, sub, rg, uai, uai2, vm
     server = azsim.Server().start()
     try:
         info = server.info
-        admin_token = _admin_token()
+        admin = azsim.AdminArm(server)
+        admin_token = admin.token
         sub = f'/subscriptions/{info["subscriptionId"]}'
         rg = f'{sub}/resourceGroups/{RG}'
         arm_ok('PUT', f'{sub}/resourcegroups/{RG}?api-version=2019-10-01', {'location': LOCATION})

@@ -18,12 +18,8 @@ Every az command takes about 2 s; the whole file about 40 s.
 """
 
 import json
-import ssl
 import subprocess
 import unittest
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import azsim
 
@@ -32,48 +28,19 @@ RG = 'kv-cli-rg'
 
 server = None
 cli = None
+admin = None        # azsim.AdminArm: the admin's own requests
 admin_token = None
 admin_oid = None
 sub = None
 
 
-def _opener():
-    """HTTPS to azsim's own listeners on 127.0.0.1, trusting its CA, through no proxy."""
-    context = ssl.create_default_context(cafile=server.startup['ca'])
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}),
-                                       urllib.request.HTTPSHandler(context=context))
-
-
-def _admin_token(scope='https://management.azure.com/.default'):
-    info = server.info
-    body = urllib.parse.urlencode({'grant_type': 'client_credentials',
-                                   'client_id': info['clientId'],
-                                   'client_secret': info['clientSecret'],
-                                   'scope': scope}).encode()
-    url = f'{server.startup["urls"]["aad"]}/{info["tenantId"]}/oauth2/v2.0/token'
-    with _opener().open(urllib.request.Request(url, data=body), timeout=10) as resp:
-        return json.load(resp)['access_token']
-
-
 def arm(method, path, body=None):
     """The admin's request to the arm listener: (status, parsed JSON body or None)."""
-    req = urllib.request.Request(
-        server.startup['urls']['arm'] + path, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={'Authorization': f'Bearer {admin_token}', 'Content-Type': 'application/json'})
-    try:
-        with _opener().open(req, timeout=10) as resp:
-            status, text = resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read()
-    return status, (json.loads(text) if text.strip() else None)
+    return admin.request(method, path, body)
 
 
 def arm_ok(method, path, body=None):
-    status, answer = arm(method, path, body)
-    if status not in (200, 201):
-        raise AssertionError(f'{method} {path}: {status} {answer}')
-    return answer
+    return admin.ok(method, path, body)
 
 
 def az(*args):
@@ -85,10 +52,11 @@ def az_json(*args):
 
 
 def setUpModule():
-    global server, cli, admin_token, admin_oid, sub
+    global server, admin, cli, admin_token, admin_oid, sub
     server = azsim.Server().start()
     try:
-        admin_token = _admin_token()
+        admin = azsim.AdminArm(server)
+        admin_token = admin.token
         admin_oid = azsim.jwt_payload(admin_token)['oid']
         sub = f'/subscriptions/{server.info["subscriptionId"]}'
         arm_ok('PUT', f'{sub}/resourceGroups/{RG}?api-version=2021-04-01', {'location': 'westus'})

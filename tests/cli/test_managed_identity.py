@@ -28,7 +28,6 @@ Every az command takes about 2 s; the whole file about 40 s.
 """
 
 import json
-import ssl
 import subprocess
 import unittest
 import urllib.error
@@ -50,6 +49,7 @@ ARM_SCOPE = 'https://management.azure.com/.default'
 AZ_RESOURCE = 'https://management.core.windows.net/'
 
 server = None
+admin = None        # azsim.AdminArm: the admin's own requests
 admin_token = None
 sub_id = None       # the subscription's GUID
 sub = None          # /subscriptions/<GUID>
@@ -67,43 +67,13 @@ class FileBackedServer(azsim.Server):
         self.args.remove('--in-memory')
 
 
-def _opener():
-    """HTTPS to azsim's own listeners on 127.0.0.1, trusting its CA, through no proxy."""
-    context = ssl.create_default_context(cafile=server.startup['ca'])
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}),
-                                       urllib.request.HTTPSHandler(context=context))
-
-
-def _admin_token():
-    info = server.info
-    body = urllib.parse.urlencode({'grant_type': 'client_credentials',
-                                   'client_id': info['clientId'],
-                                   'client_secret': info['clientSecret'],
-                                   'scope': ARM_SCOPE}).encode()
-    url = f'{server.startup["urls"]["aad"]}/{info["tenantId"]}/oauth2/v2.0/token'
-    with _opener().open(urllib.request.Request(url, data=body), timeout=10) as resp:
-        return json.load(resp)['access_token']
-
-
 def arm(method, path, body=None):
     """The admin's request to the arm listener: (status, parsed JSON body or None)."""
-    req = urllib.request.Request(
-        server.startup['urls']['arm'] + path, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={'Authorization': f'Bearer {admin_token}', 'Content-Type': 'application/json'})
-    try:
-        with _opener().open(req, timeout=10) as resp:
-            status, text = resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read()
-    return status, (json.loads(text) if text.strip() else None)
+    return admin.request(method, path, body)
 
 
 def arm_ok(method, path, body=None, statuses=(200, 201)):
-    status, answer = arm(method, path, body)
-    if status not in statuses:
-        raise AssertionError(f'{method} {path}: {status} {answer}')
-    return answer
+    return admin.ok(method, path, body, statuses)
 
 
 def assign_reader(principal_id, scope):
@@ -117,10 +87,11 @@ def assign_reader(principal_id, scope):
 
 
 def setUpModule():
-    global server, admin_token, sub_id, sub, vm, vm_listed, uai, vm_env
+    global server, admin, admin_token, sub_id, sub, vm, vm_listed, uai, vm_env
     server = FileBackedServer().start()
     try:
-        admin_token = _admin_token()
+        admin = azsim.AdminArm(server)
+        admin_token = admin.token
         sub_id = server.info['subscriptionId']
         sub = f'/subscriptions/{sub_id}'
         rg = f'{sub}/resourceGroups/{RG}'
