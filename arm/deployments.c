@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_RESOURCES 800 /* ARM's limit per template, copies included */
 #define ARM_HOST "https://management.azure.com"
@@ -900,6 +901,19 @@ static void write_target(struct json_writer *w, const struct instance *r)
     jw_kv_string(w, "resourceName", r->name);
 }
 
+/* Is instance `i` the first with its namespace (the first `ns` characters of its type), or with
+ * its whole type when `whole`? */
+static bool first_of(const struct deployment *d, size_t i, size_t ns, bool whole)
+{
+    const char *type = d->res[i].type;
+    for (size_t k = 0; k < i; k++) {
+        const char *other = d->res[k].type;
+        if (whole ? str_ieq(other, type) : strncasecmp(other, type, ns + 1) == 0)
+            return false;
+    }
+    return true;
+}
+
 /* The deployment as ARM answers it. `state`: its provisioningState. */
 static void write_deployment(struct deployment *d, struct json_writer *w, const char *state,
                              bool validation)
@@ -948,23 +962,29 @@ static void write_deployment(struct deployment *d, struct json_writer *w, const 
     jw_key(w, "providers");
     jw_array_open(w);
     for (size_t i = 0; i < d->nres; i++) {
-        const char *slash = strchr(d->res[i].type, '/');
-        jw_object_open(w);
-        jw_kv_string(
-            w, "namespace",
-            arena_strndup(d->req->arena, d->res[i].type, (size_t)(slash - d->res[i].type)));
-        jw_key(w, "resourceTypes");
-        jw_array_open(w);
-        jw_object_open(w);
-        jw_kv_string(w, "resourceType", slash + 1);
-        jw_key(w, "locations");
-        jw_array_open(w);
-        if (d->location)
-            jw_string(w, d->location);
-        jw_array_close(w);
-        jw_object_close(w);
-        jw_array_close(w);
-        jw_object_close(w);
+        /* One entry per namespace, listing each of its types once. */
+        const char *type = d->res[i].type;
+        size_t ns = (size_t)(strchr(type, '/') - type);
+        if (first_of(d, i, ns, false)) {
+            jw_object_open(w);
+            jw_kv_string(w, "namespace", arena_strndup(d->req->arena, type, ns));
+            jw_key(w, "resourceTypes");
+            jw_array_open(w);
+            for (size_t j = i; j < d->nres; j++) {
+                if (strncasecmp(d->res[j].type, type, ns + 1) != 0 || !first_of(d, j, ns, true))
+                    continue;
+                jw_object_open(w);
+                jw_kv_string(w, "resourceType", d->res[j].type + ns + 1);
+                jw_key(w, "locations");
+                jw_array_open(w);
+                if (d->location)
+                    jw_string(w, d->location);
+                jw_array_close(w);
+                jw_object_close(w);
+            }
+            jw_array_close(w);
+            jw_object_close(w);
+        }
     }
     jw_array_close(w);
     jw_key(w, "dependencies");

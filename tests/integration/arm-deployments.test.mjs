@@ -115,6 +115,8 @@ describe('ARM template deployments', () => {
     assert.ok(!r.text.includes('not-a-real-secret'), r.text);
     assert.deepEqual(body.properties.outputResources.map((o) => o.id.split('/').pop()), ['web-vnet', 'web-nic']);
     assert.equal(body.properties.dependencies[0].dependsOn[0].resourceName, 'web-vnet');
+    assert.deepEqual(body.properties.providers.map((p) => [p.namespace, p.resourceTypes.map((t) => t.resourceType)]),
+      [['Microsoft.Network', ['networkInterfaces', 'virtualNetworks']]]);
 
     const vnet = await send(admin, 'GET', `${group()}/providers/Microsoft.Network/virtualNetworks/web-vnet${API}`);
     assert.deepEqual(vnet.json().properties.subnets.map((x) => x.properties.addressPrefix), ['10.7.0.0/24', '10.7.1.0/24', '10.7.2.0/24']);
@@ -173,6 +175,7 @@ describe('ARM template deployments', () => {
     assert.equal(ids.length, 800);
     assert.equal(big.json().properties.dependencies.length, 400);
     assert.equal(big.json().properties.dependencies[0].dependsOn.length, 400);
+    assert.deepEqual(big.json().properties.providers.map((p) => [p.namespace, p.resourceTypes.length]), [['Microsoft.ManagedIdentity', 1]]);
   });
 
   it('reads JSONC: comments, unquoted property names and trailing commas, as az sends them', async () => {
