@@ -86,6 +86,21 @@ void aad_render_error(struct http_request *req, int status, const char *code, co
 static const char *const graph_audiences[] = {"https://graph.microsoft.com/",
                                               "https://graph.windows.net/"};
 
+/* Graph's words for why a token was refused (common/token.c says it in its own). */
+static const char *graph_token_message(const char *reason)
+{
+    if (strstr(reason, "compact JWS") || strstr(reason, "base64url") ||
+        strstr(reason, "not a JSON object"))
+        return "CompactToken parsing failed with error code: 80049217";
+    if (strstr(reason, "expired"))
+        return "Lifetime validation failed, the token is expired.";
+    if (strstr(reason, "not valid yet"))
+        return "Lifetime validation failed, the token is not yet valid.";
+    if (strstr(reason, "audience"))
+        return "Access token validation failure. Invalid audience.";
+    return "Access token validation failure.";
+}
+
 int aad_graph_authenticate(struct http_request *req)
 {
     struct token_principal who;
@@ -93,10 +108,8 @@ int aad_graph_authenticate(struct http_request *req)
     int rc = auth_bearer(req, graph_audiences, ARRAY_SIZE(graph_audiences), &who, &reason);
     if (rc == 0)
         return 0;
-    return http_fail(req, 401, "InvalidAuthenticationToken",
-                     rc == AZ_ENOTFOUND ? "Access token is empty."
-                                        : "Access token validation "
-                                          "failure. Invalid audience.");
+    return http_fail(req, 401, "InvalidAuthenticationToken", "%s",
+                     rc == AZ_ENOTFOUND ? "Access token is empty." : graph_token_message(reason));
 }
 
 /* A service principal's certificates as Graph lists them: for a managed identity, the one ARM

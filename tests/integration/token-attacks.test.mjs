@@ -81,6 +81,15 @@ const WHY = {
   nul: /signature does not verify|header or payload is not a JSON object/,
 };
 
+/** What Graph answers for the reasons it names; any other refusal is "Access token validation failure.". */
+const GRAPH_SAYS = new Map([
+  [WHY.exp, 'Lifetime validation failed, the token is expired.'],
+  [WHY.nbf, 'Lifetime validation failed, the token is not yet valid.'],
+  [WHY.aud, 'Access token validation failure. Invalid audience.'],
+  [WHY.sig, 'Access token validation failure.'],
+  [WHY.kid, 'Access token validation failure.'],
+]);
+
 const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -209,9 +218,10 @@ describe('token and identity attacks', () => {
     } else {
       assertRefusal[svc](r, where);
       // The reason, where the service tells it: ARM in its challenge, Key Vault and Storage in the
-      // message (Graph says one fixed thing).
+      // message; Graph in its own words, for the reasons it names.
       const told = { arm: r.headers['www-authenticate'], keyvault: r.text, storage: r.text.replaceAll('&apos;', "'") }[svc];
       if (why && told !== undefined) assert.match(told, why, where);
+      if (svc === 'graph' && GRAPH_SAYS.has(why)) assert.equal(r.json().error.message, GRAPH_SAYS.get(why), where);
     }
     refused(svc);
   }
