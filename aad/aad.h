@@ -69,6 +69,11 @@ int aad_graph_list(struct http_request *req, const char *resource,
 int aad_graph_reply_list(struct http_request *req, struct store_stmt *st, const char *context,
                          void (*write)(struct http_request *req, struct json_writer *w,
                                        struct store_stmt *st));
+/* The object `object_id` of the caller's tenant: `query` selects it by ?1 (the object id) and ?2
+ * (the tenant). 0 with *st on its row (the caller finalizes), or a failed request (404 in
+ * Graph's words, or 500). */
+int aad_graph_find_entity(struct http_request *req, const char *query, const char *object_id,
+                          struct store_stmt **st);
 /* Fail the request: the directory could not be read or written (500). */
 int aad_graph_store_failed(struct http_request *req);
 

@@ -541,6 +541,20 @@ int aad_graph_reply_list(struct http_request *req, struct store_stmt *st, const 
     return 0;
 }
 
+int aad_graph_find_entity(struct http_request *req, const char *query, const char *object_id,
+                          struct store_stmt **st)
+{
+    if (store_prepare(req->store, query, st) != 0)
+        return aad_graph_store_failed(req);
+    store_bind_text(*st, 1, object_id);
+    store_bind_text(*st, 2, req->caller->tid);
+    int rc = store_step(*st);
+    if (rc == 1)
+        return 0;
+    store_finalize(*st);
+    return rc == 0 ? aad_graph_not_found(req, object_id) : aad_graph_store_failed(req);
+}
+
 int aad_graph_store_failed(struct http_request *req)
 {
     return http_fail(req, 500, "Service_InternalServerError", "The directory is unavailable.");
@@ -637,17 +651,11 @@ int aad_graph_service_principals(struct http_request *req)
 static int reply_service_principal(struct http_request *req, int status, const char *object_id)
 {
     struct store_stmt *st;
-    if (store_prepare(req->store,
-                      "SELECT " SP_COLUMNS " FROM " SP_FROM
-                      " WHERE sp.object_id = lower(?1) AND sp.tenant_id = lower(?2)",
-                      &st) != 0)
-        return aad_graph_store_failed(req);
-    store_bind_text(st, 1, object_id);
-    store_bind_text(st, 2, req->caller->tid);
-    if (store_step(st) != 1) {
-        store_finalize(st);
-        return aad_graph_not_found(req, object_id);
-    }
+    if (aad_graph_find_entity(req,
+                              "SELECT " SP_COLUMNS " FROM " SP_FROM
+                              " WHERE sp.object_id = lower(?1) AND sp.tenant_id = lower(?2)",
+                              object_id, &st) != 0)
+        return AZ_EREPLIED;
     struct json_writer *w = json_writer_new();
     jw_object_open(w);
     jw_kv_string(w, "@odata.context",

@@ -247,17 +247,11 @@ static int reply_application(struct http_request *req, int status, const char *o
                              const struct new_password *fresh, size_t nfresh)
 {
     struct store_stmt *st;
-    if (store_prepare(req->store,
-                      "SELECT " APP_COLUMNS " FROM " APP_FROM
-                      " WHERE a.object_id = lower(?1) AND a.tenant_id = lower(?2)",
-                      &st) != 0)
-        return aad_graph_store_failed(req);
-    store_bind_text(st, 1, object_id);
-    store_bind_text(st, 2, req->caller->tid);
-    if (store_step(st) != 1) {
-        store_finalize(st);
-        return aad_graph_not_found(req, object_id);
-    }
+    if (aad_graph_find_entity(req,
+                              "SELECT " APP_COLUMNS " FROM " APP_FROM
+                              " WHERE a.object_id = lower(?1) AND a.tenant_id = lower(?2)",
+                              object_id, &st) != 0)
+        return AZ_EREPLIED;
     struct json_writer *w = json_writer_new();
     jw_object_open(w);
     jw_kv_string(w, "@odata.context",

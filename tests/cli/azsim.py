@@ -299,6 +299,7 @@ class AzCli:
             'AZURE_CORE_NO_COLOR': 'true',
         }
         self.env = dict(env, **own) if env is not None else server.client_env(own)
+        self.server = server
 
     def run(self, *args):
         """az <args>; returns the CompletedProcess (text). Times out after AZ_TIMEOUT."""
@@ -315,6 +316,16 @@ class AzCli:
             return json.loads(r.stdout)
         except ValueError as err:
             raise AssertionError(f'az {" ".join(_redact(args))}: no JSON ({err}):\n{r.stdout}')
+
+    def login_admin(self):
+        """`az login --service-principal` as the server's admin application, which must see the
+        server's one subscription; returns az's account list."""
+        info = self.server.info
+        accounts = self.json('login', '--service-principal', '-u', info['clientId'],
+                             '-p', info['clientSecret'], '--tenant', info['tenantId'])
+        if [a.get('id') for a in accounts] != [info['subscriptionId']]:
+            raise AssertionError(f'az login: {accounts}')
+        return accounts
 
     def cleanup(self):
         shutil.rmtree(self.config_dir, ignore_errors=True)

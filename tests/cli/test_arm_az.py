@@ -77,11 +77,7 @@ def setUpModule():
     server = FileBackedServer().start()
     try:
         cli = azsim.AzCli(server)
-        info = server.info
-        accounts = az_json('login', '--service-principal', '-u', info['clientId'],
-                           '-p', info['clientSecret'], '--tenant', info['tenantId'])
-        if [a.get('id') for a in accounts] != [info['subscriptionId']]:
-            raise AssertionError(f'az login: {accounts}')
+        cli.login_admin()
     except BaseException:
         tearDownModule()
         raise

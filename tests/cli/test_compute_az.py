@@ -132,10 +132,7 @@ def setUpModule():
         r = az('cloud', 'update', '--profile', PROFILE)
         if r.returncode != 0:
             raise AssertionError(f'az cloud update: {r.returncode}\n{r.stderr}')
-        accounts = az_json('login', '--service-principal', '-u', info['clientId'],
-                           '-p', info['clientSecret'], '--tenant', info['tenantId'])
-        if [a.get('id') for a in accounts] != [info['subscriptionId']]:
-            raise AssertionError(f'az login: {accounts}')
+        cli.login_admin()
     except BaseException:
         tearDownModule()
         raise

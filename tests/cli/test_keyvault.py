@@ -61,11 +61,7 @@ def setUpModule():
         sub = f'/subscriptions/{server.info["subscriptionId"]}'
         arm_ok('PUT', f'{sub}/resourceGroups/{RG}?api-version=2021-04-01', {'location': 'westus'})
         cli = azsim.AzCli(server)
-        info = server.info
-        accounts = cli.json('login', '--service-principal', '-u', info['clientId'],
-                            '-p', info['clientSecret'], '--tenant', info['tenantId'])
-        if [a.get('id') for a in accounts] != [info['subscriptionId']]:
-            raise AssertionError(f'az login: {accounts}')
+        cli.login_admin()
     except BaseException:
         tearDownModule()
         raise

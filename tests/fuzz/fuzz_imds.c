@@ -31,9 +31,10 @@
 #include "common/store.h"
 #include "common/util.h"
 #include "imds/imds.h"
+#include "tests/fuzz/fuzz_store.h"
 
-#define TENANT "8a2c4f1e-5b7d-4c3a-9e6f-1d2b3c4a5e6f"
-#define SUB "00000000-0000-0000-0000-000000000000"
+#define TENANT FUZZ_TENANT
+#define SUB FUZZ_SUB
 #define RG "/subscriptions/" SUB "/resourceGroups/rg/providers/"
 #define VM_ID RG "Microsoft.Compute/virtualMachines/vm1"
 #define NIC_ID RG "Microsoft.Network/networkInterfaces/vm1VMNic"
@@ -53,15 +54,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    log_configure(LOG_LEVEL_OFF, LOG_FORMAT_TEXT);
-    if (store_open(&(struct store_location){NULL}, &store) != 0 ||
-        store_migrate(store, store_schema, store_schema_len) != 0)
-        abort();
     static const char *const rows =
-        "INSERT INTO tenants(id, domain, display_name, created_at) VALUES ('" TENANT "', "
-        "'azsim.onmicrosoft.com', 'azsim', 0);"
-        "INSERT INTO subscriptions(id, tenant_id, display_name, created_at) VALUES ('" SUB
-        "', '" TENANT "', 'sub', 0);"
         "INSERT INTO resources(id, subscription_id, resource_group, type, name, location, body, "
         "etag, created_at, changed_at) VALUES "
         "('" VM_ID "', '" SUB "', 'rg', 'Microsoft.Compute/virtualMachines', 'vm1', 'westus', "
@@ -91,8 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         "INSERT INTO service_principals(object_id, app_id, tenant_id, display_name, type, "
         "created_at, resource_id) VALUES ('" SYS_OID "', '" SYS_APP "', '" TENANT "', 'vm1', "
         "'ManagedIdentity', 0, '" VM_ID "');";
-    if (store_exec(store, rows) != 0)
-        abort();
+    store = fuzz_store_open(rows);
     return 0;
 }
 

@@ -32,9 +32,10 @@
 #include "common/token.h"
 #include "common/util.h"
 #include "storage/storage.h"
+#include "tests/fuzz/fuzz_store.h"
 
-#define TENANT "8a2c4f1e-5b7d-4c3a-9e6f-1d2b3c4a5e6f"
-#define SUB "00000000-0000-0000-0000-000000000000"
+#define TENANT FUZZ_TENANT
+#define SUB FUZZ_SUB
 #define ACCOUNT "fuzzacct"
 #define ACCOUNT_ID                                                                                 \
     "/subscriptions/" SUB "/resourceGroups/rg/providers/Microsoft.Storage/"                        \
@@ -68,15 +69,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    log_configure(LOG_LEVEL_OFF, LOG_FORMAT_TEXT);
-    if (store_open(&(struct store_location){NULL}, &store) != 0 ||
-        store_migrate(store, store_schema, store_schema_len) != 0)
-        abort();
     static const char *const rows =
-        "INSERT INTO tenants(id, domain, display_name, created_at) VALUES ('" TENANT "', "
-        "'azsim.onmicrosoft.com', 'azsim', 0);"
-        "INSERT INTO subscriptions(id, tenant_id, display_name, created_at) VALUES ('" SUB
-        "', '" TENANT "', 'sub', 0);"
         "INSERT INTO resources(id, subscription_id, resource_group, type, name, location, body, "
         "etag, created_at, changed_at) VALUES ('" ACCOUNT_ID "', '" SUB "', 'rg', "
         "'Microsoft.Storage/storageAccounts', '" ACCOUNT "', 'westus', "
@@ -91,8 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         "\"expiry\":\"\",\"permission\":\"\"}]');"
         "INSERT INTO blob_containers(account, name, etag, modified) VALUES ('" ACCOUNT
         "', 'private', 'e', 0);";
-    if (store_exec(store, rows) != 0)
-        abort();
+    store = fuzz_store_open(rows);
     const struct token_source src = {no_key, any_tenant, NULL};
     verifier = token_verifier_new(&src);
     return 0;
