@@ -304,7 +304,7 @@ static int serve(const struct azsim_config *cfg)
     /* Before any listener answers, so health turns green only with the seed in place. */
     if (cfg->seed_file && apply_seed_file(cfg->seed_file, store, &ctx, &identity) != 0)
         goto out;
-    if (server_create(cfg, &ctx, &loc, tls, &srv) != 0 ||
+    if (audit_writer_start(&loc) != 0 || server_create(cfg, &ctx, &loc, tls, &srv) != 0 ||
         frontdoor_create(cfg, &ctx, srv, &fd) != 0)
         goto out;
 
@@ -350,6 +350,7 @@ out:
     frontdoor_stop(fd);
     frontdoor_free(fd);
     server_free(srv);
+    audit_writer_stop();
     store_close(store);
     tls_free(tls);
     free(ca_path);

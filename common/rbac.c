@@ -142,10 +142,10 @@ static char *covering_scopes(const char *scope)
     return text;
 }
 
-int rbac_check(struct store *s, const char *principal_id, enum rbac_kind kind, const char *action,
-               const char *scope, struct rbac_decision *out)
+/* The decision from the store; rbac_check remembers it while the store is unchanged. */
+static int decide(struct store *s, const char *principal_id, enum rbac_kind kind,
+                  const char *action, const char *scope, struct rbac_decision *out)
 {
-    memset(out, 0, sizeof(*out));
     struct store_stmt *st;
     /* The principal's assignments at the scope or above it, found by index however many the
      * principal has elsewhere. Narrowest scope first, so the explanation names the closest
@@ -187,4 +187,25 @@ int rbac_check(struct store *s, const char *principal_id, enum rbac_kind kind, c
                  "'%s'",
                  principal_id, scope, kind == RBAC_ACTION ? "action" : "data action", action);
     return 0;
+}
+
+int rbac_check(struct store *s, const char *principal_id, enum rbac_kind kind, const char *action,
+               const char *scope, struct rbac_decision *out)
+{
+    memset(out, 0, sizeof(*out));
+    /* The same question is asked on every request of a busy client; while no assignment, role
+     * or anything else changed, the answer is the same, and a revocation empties the memo. */
+    char *key = xasprintf("rbac\x1f%s\x1f%d\x1f%s\x1f%s", principal_id, (int)kind, action, scope);
+    size_t len;
+    const void *memo = store_memo_get(s, key, &len);
+    int rc = 0;
+    if (memo && len == sizeof(*out)) {
+        memcpy(out, memo, sizeof(*out));
+    } else {
+        rc = decide(s, principal_id, kind, action, scope, out);
+        if (rc == 0)
+            store_memo_put(s, key, out, sizeof(*out));
+    }
+    free(key);
+    return rc;
 }

@@ -36,10 +36,22 @@ struct store_stmt {
     uint64_t last_used;
 };
 
+/* Memo slots per connection (see store_memo_get). */
+#define MEMO_SLOTS 256
+
+struct memo_slot {
+    char *key;
+    void *value;
+    size_t len;
+};
+
 struct store {
     sqlite3 *db;
     struct store_stmt *cache[STMT_CACHE];
     uint64_t clock;
+    struct memo_slot memo[MEMO_SLOTS];
+    /* What the database looked like when the memo was last known valid. */
+    int64_t memo_data_version, memo_changes;
 };
 
 const struct store_migration store_schema[] = {
@@ -351,10 +363,20 @@ int store_open(const struct store_location *loc, struct store **out)
     return 0;
 }
 
+static void memo_clear(struct store *s)
+{
+    for (size_t i = 0; i < MEMO_SLOTS; i++) {
+        free(s->memo[i].key);
+        free(s->memo[i].value);
+        s->memo[i] = (struct memo_slot){0};
+    }
+}
+
 void store_close(struct store *s)
 {
     if (!s)
         return;
+    memo_clear(s);
     for (size_t i = 0; i < STMT_CACHE; i++) {
         if (s->cache[i]) {
             sqlite3_finalize(s->cache[i]->st);
@@ -598,6 +620,61 @@ const void *store_column_blob(struct store_stmt *st, int col, size_t *n)
 int64_t store_changes(struct store *s)
 {
     return sqlite3_changes64(s->db);
+}
+
+/* ---- the memo ---------------------------------------------------------------------------------
+ *
+ * PRAGMA data_version changes when another connection (of this process or another) commits;
+ * sqlite3_total_changes64 when this one writes. While neither moved, nothing a memo entry was
+ * derived from can have changed. */
+
+static void memo_validate(struct store *s)
+{
+    struct store_stmt *st;
+    int64_t version = -1;
+    if (store_prepare(s, "PRAGMA data_version", &st) == 0) {
+        if (store_step(st) == 1)
+            version = store_column_int64(st, 0);
+        store_finalize(st);
+    }
+    int64_t changes = sqlite3_total_changes64(s->db);
+    if (version < 0 || version != s->memo_data_version || changes != s->memo_changes) {
+        memo_clear(s);
+        s->memo_data_version = version;
+        s->memo_changes = changes;
+    }
+}
+
+static struct memo_slot *memo_slot(struct store *s, const char *key)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return &s->memo[h % MEMO_SLOTS];
+}
+
+const void *store_memo_get(struct store *s, const char *key, size_t *len)
+{
+    memo_validate(s);
+    struct memo_slot *slot = memo_slot(s, key);
+    if (!slot->key || strcmp(slot->key, key) != 0)
+        return NULL;
+    if (len)
+        *len = slot->len;
+    return slot->value;
+}
+
+void store_memo_put(struct store *s, const char *key, const void *value, size_t len)
+{
+    memo_validate(s);
+    struct memo_slot *slot = memo_slot(s, key);
+    free(slot->key);
+    free(slot->value);
+    slot->key = xstrdup(key);
+    slot->value = xmalloc(len + 1);
+    memcpy(slot->value, value, len);
+    ((char *)slot->value)[len] = '\0';
+    slot->len = len;
 }
 
 int64_t store_last_insert_rowid(struct store *s)

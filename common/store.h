@@ -81,6 +81,16 @@ const void *store_column_blob(struct store_stmt *st, int col, size_t *n);
 int64_t store_changes(struct store *s);
 int64_t store_last_insert_rowid(struct store *s);
 
+/*
+ * A small memo per connection for answers derived from the database (an RBAC decision, a parsed
+ * row), valid only while the database is unchanged: any commit, by any connection of any process,
+ * or any write on this connection, empties it before the next get. Keys are strings; values are
+ * copied, and stay valid until the next store_memo_get/put on the connection. A value always has
+ * a '\0' after its `len` bytes, so text can be read as a string.
+ */
+const void *store_memo_get(struct store *s, const char *key, size_t *len);
+void store_memo_put(struct store *s, const char *key, const void *value, size_t len);
+
 /* The `meta` table: small named values (instance id, creation time). *out is heap-allocated
  * (caller frees) or NULL with AZ_ENOTFOUND. */
 int store_meta_get(struct store *s, const char *key, char **out);

@@ -30,6 +30,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define VAULT_DOMAIN ".vault.azure.net"
@@ -91,41 +92,64 @@ static const char *host_name(struct http_request *req)
     return arena_strndup(req->arena, host, strcspn(host, ":"));
 }
 
-/* The vault named by the first label of the host, from its ARM resource. */
+/* The vault row (id, name, location, body: four strings one after the other), from the memo
+ * while the store is unchanged, else from its ARM resource. NULL when there is none. */
+static const char *vault_row(struct http_request *req, const char *name)
+{
+    char *key = xasprintf("kv-vault\x1f%s", name);
+    size_t len;
+    const char *row = store_memo_get(req->store, key, &len);
+    if (row) {
+        row = arena_strndup(req->arena, row, len);
+    } else {
+        struct store_stmt *st;
+        if (store_prepare(req->store,
+                          "SELECT id, name, location, body FROM resources WHERE "
+                          "type = 'Microsoft.KeyVault/vaults' AND name = ?1",
+                          &st) == 0) {
+            store_bind_text(st, 1, name);
+            if (store_step(st) == 1) {
+                struct buf b = {0};
+                for (int i = 0; i < 4; i++) {
+                    const char *col = store_column_text(st, i);
+                    buf_append(&b, col ? col : "", (col ? strlen(col) : 0) + 1);
+                }
+                store_memo_put(req->store, key, b.data, b.len);
+                row = arena_strndup(req->arena, b.data, b.len);
+                buf_free(&b);
+            }
+            store_finalize(st);
+        }
+    }
+    free(key);
+    return row;
+}
+
+/* The vault named by the first label of the host. */
 static struct vault *find_vault(struct http_request *req)
 {
     const char *host = host_name(req);
     const char *dot = strchr(host, '.');
     if (!dot)
         return NULL;
-    const char *name = arena_strndup(req->arena, host, (size_t)(dot - host));
-    struct store_stmt *st;
-    if (store_prepare(req->store,
-                      "SELECT id, name, location, body FROM resources WHERE "
-                      "type = 'Microsoft.KeyVault/vaults' AND name = ?1",
-                      &st) != 0)
+    const char *row = vault_row(req, arena_strndup(req->arena, host, (size_t)(dot - host)));
+    if (!row)
         return NULL;
-    store_bind_text(st, 1, name);
-    struct vault *v = NULL;
-    if (store_step(st) == 1) {
-        const char *body = store_column_text(st, 3);
-        const struct json *p =
-            json_get(json_parse_in(req->arena, body, strlen(body)), "properties");
-        v = arena_alloc(req->arena, sizeof(*v));
-        v->id = arena_strdup(req->arena, store_column_text(st, 0));
-        v->name = arena_strdup(req->arena, store_column_text(st, 1));
-        v->location = arena_strdup(req->arena, store_column_text(st, 2));
-        v->tenant_id = arena_strdup(req->arena, json_string(json_get(p, "tenantId")));
-        v->origin = arena_printf(req->arena, "https://%s", req->host);
-        json_bool(json_get(p, "enableRbacAuthorization"), &v->rbac);
-        v->access_policies = json_get(p, "accessPolicies");
-        v->soft_delete = true;
-        json_bool(json_get(p, "enableSoftDelete"), &v->soft_delete);
-        json_bool(json_get(p, "enablePurgeProtection"), &v->purge_protection);
-        v->retention_days = 90;
-        json_int(json_get(p, "softDeleteRetentionInDays"), &v->retention_days);
-    }
-    store_finalize(st);
+    struct vault *v = arena_alloc(req->arena, sizeof(*v));
+    v->id = row;
+    v->name = v->id + strlen(v->id) + 1;
+    v->location = v->name + strlen(v->name) + 1;
+    const char *body = v->location + strlen(v->location) + 1;
+    const struct json *p = json_get(json_parse_in(req->arena, body, strlen(body)), "properties");
+    v->tenant_id = arena_strdup(req->arena, json_string(json_get(p, "tenantId")));
+    v->origin = arena_printf(req->arena, "https://%s", req->host);
+    json_bool(json_get(p, "enableRbacAuthorization"), &v->rbac);
+    v->access_policies = json_get(p, "accessPolicies");
+    v->soft_delete = true;
+    json_bool(json_get(p, "enableSoftDelete"), &v->soft_delete);
+    json_bool(json_get(p, "enablePurgeProtection"), &v->purge_protection);
+    v->retention_days = 90;
+    json_int(json_get(p, "softDeleteRetentionInDays"), &v->retention_days);
     return v && v->tenant_id ? v : NULL;
 }
 

@@ -519,6 +519,76 @@ static void test_memory_gone_after_last_close(void **state)
     assert_int_equal(version, 0);
 }
 
+/* ---- the memo ------------------------------------------------------------------------------- */
+
+/* `a` remembers a value; the memo keeps it until a write on `a`, or a commit on `b`, or by another
+ * process, changes the database. */
+static void check_memo(struct store *a, struct store *b, const char *path)
+{
+    assert_int_equal(store_exec(a, "CREATE TABLE IF NOT EXISTS memo_t (x INTEGER)"), 0);
+    size_t len = 0;
+    assert_null(store_memo_get(a, "k", &len));
+    store_memo_put(a, "k", "v1", 2);
+    const char *v = store_memo_get(a, "k", &len);
+    assert_non_null(v);
+    assert_int_equal(len, 2);
+    assert_string_equal(v, "v1"); /* NUL-terminated */
+    assert_null(store_memo_get(a, "other", NULL));
+    /* Reading changes nothing. */
+    assert_int_equal(query_int(b, "SELECT count(*) FROM memo_t"), 0);
+    assert_non_null(store_memo_get(a, "k", NULL));
+
+    /* Another connection commits. */
+    assert_int_equal(store_exec(b, "INSERT INTO memo_t VALUES(1)"), 0);
+    assert_null(store_memo_get(a, "k", NULL));
+
+    /* This connection writes (no other connection involved). */
+    store_memo_put(a, "k", "v2", 2);
+    assert_non_null(store_memo_get(a, "k", NULL));
+    assert_int_equal(store_exec(a, "INSERT INTO memo_t VALUES(2)"), 0);
+    assert_null(store_memo_get(a, "k", NULL));
+
+    if (!path)
+        return;
+    /* Another process commits. */
+    store_memo_put(a, "k", "v3", 2);
+    assert_non_null(store_memo_get(a, "k", NULL));
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store *c = NULL;
+        _exit(store_open(&(struct store_location){.path = path}, &c) == 0 &&
+                      store_exec(c, "INSERT INTO memo_t VALUES(3)") == 0
+                  ? 0
+                  : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_null(store_memo_get(a, "k", NULL));
+}
+
+static void test_memo_file(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_file(f);
+    struct store *b = open_file(f);
+    check_memo(f->s, b, f->path);
+    store_close(b);
+}
+
+static void test_memo_memory(void **state)
+{
+    (void)state;
+    struct store *a = NULL, *b = NULL;
+    assert_int_equal(store_open(NULL, &a), 0);
+    assert_int_equal(store_open(NULL, &b), 0);
+    check_memo(a, b, NULL);
+    store_close(a);
+    store_close(b);
+}
+
 /* ---- durability ----------------------------------------------------------------------------- */
 
 static void test_commit_survives_kill_9(void **state)
@@ -583,6 +653,8 @@ int main(void)
         T(test_wal_mode),
         cmocka_unit_test(test_memory_shared),
         cmocka_unit_test(test_memory_gone_after_last_close),
+        T(test_memo_file),
+        cmocka_unit_test(test_memo_memory),
         T(test_commit_survives_kill_9),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
