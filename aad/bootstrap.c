@@ -119,7 +119,8 @@ static int ensure_admin_user(struct store *s, const struct aad_identity *want,
     if (rc != 0)
         return rc;
     snprintf(out->user_id, sizeof(out->user_id), "%s", u.object_id);
-    if (aad_user_password_check(s, u.object_id, out->user_password) == 0)
+    if (want->user_password_set_before ||
+        aad_user_password_check(s, u.object_id, out->user_password) == 0)
         return 0;
     return aad_user_set_password(s, u.object_id, out->user_password);
 }

@@ -145,6 +145,9 @@ struct aad_identity {
     char user_password[160];
     char *client_pem; /* the admin application's certificate and key (PEM, heap): a client
                          certificate credential ready for ClientCertificateCredential */
+    /* want: user_password is what the last start set (the credentials file's), so an existing
+     * admin user has it already. Checking costs a password hash: most of a restart's time. */
+    bool user_password_set_before;
 };
 
 /*

@@ -178,6 +178,7 @@ static int init_store(const struct azsim_config *cfg, struct store *s, struct id
         {cfg->seed.admin_password, want.aad.user_password, sizeof(want.aad.user_password)},
         {cfg->seed.subscription_id, want.subscription_id, sizeof(want.subscription_id)},
     };
+    want.aad.user_password_set_before = want.aad.user_password[0] && !cfg->seed.admin_password;
     for (size_t i = 0; i < ARRAY_SIZE(seeds); i++) {
         if (seeds[i].value)
             snprintf(seeds[i].dst, seeds[i].size, "%s", seeds[i].value);
