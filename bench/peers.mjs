@@ -2,7 +2,7 @@
 // body over http and https (the ceiling for a small answer), Azurite (Blob Storage, in memory or
 // on disk) and oauth2-mock-server (client-credentials tokens).
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,7 +23,8 @@ export function makeCertificate(dir) {
 
 /**
  * nginx with one worker per core, answering every request with `bodies[path]` (200,
- * application/json) over http and https: {http, https (base URLs), pid, stop}.
+ * application/json) over http and https: {http, https (base URLs), ca (its certificate, to
+ * verify it by), pid, stop}.
  */
 export async function startNginx(bodies) {
   const dir = tempDir('azsim-bench-nginx-');
@@ -57,7 +58,7 @@ http {
   });
   // nginx prints nothing when it starts: wait for its port.
   await waitHttp(`http://127.0.0.1:${httpPort}${Object.keys(bodies)[0]}`, performance.now());
-  return { ...p, http: `http://127.0.0.1:${httpPort}`, https: `https://127.0.0.1:${httpsPort}`, dir };
+  return { ...p, http: `http://127.0.0.1:${httpPort}`, https: `https://127.0.0.1:${httpsPort}`, ca: readFileSync(cert), dir };
 }
 
 /** Azurite's Blob service on a free port, in memory or with its files in a fresh directory. */
