@@ -144,9 +144,9 @@ static int resolve(struct http_request *req, bool action, struct target *t, cons
 
 /* ---- the store ------------------------------------------------------------------------------- */
 
-/* Load resource `id`: its body (in the request's arena) and etag. 0, AZ_ENOTFOUND or AZ_ESTORE. */
-static int load(struct http_request *req, const char *id, const struct json **body,
-                const char **etag)
+/* Load resource `id` as stored: its body's text and its etag, in the request's arena. 0,
+ * AZ_ENOTFOUND or AZ_ESTORE. */
+static int load_text(struct http_request *req, const char *id, const char **text, const char **etag)
 {
     struct store_stmt *st;
     if (store_prepare(req->store, "SELECT body, etag FROM resources WHERE id = ?1", &st) != 0)
@@ -154,15 +154,26 @@ static int load(struct http_request *req, const char *id, const struct json **bo
     store_bind_text(st, 1, id);
     int rc = store_step(st);
     if (rc == 1) {
-        const char *text = store_column_text(st, 0);
-        *body = json_parse_in(req->arena, text, strlen(text));
+        *text = arena_strdup(req->arena, store_column_text(st, 0));
         if (etag)
             *etag = arena_strdup(req->arena, store_column_text(st, 1));
     }
     store_finalize(st);
     if (rc == 1)
-        return *body ? 0 : AZ_ESTORE;
+        return 0;
     return rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
+}
+
+/* Load resource `id`: its body (in the request's arena) and etag. 0, AZ_ENOTFOUND or AZ_ESTORE. */
+static int load(struct http_request *req, const char *id, const struct json **body,
+                const char **etag)
+{
+    const char *text;
+    int rc = load_text(req, id, &text, etag);
+    if (rc != 0)
+        return rc;
+    *body = json_parse_in(req->arena, text, strlen(text));
+    return *body ? 0 : AZ_ESTORE;
 }
 
 int arm_resource_load(struct http_request *req, const char *id, const struct json **body)
@@ -673,9 +684,8 @@ int arm_get_resource(struct http_request *req)
         return AZ_EREPLIED;
     if (!t.name)
         return list(req, &t);
-    const struct json *body;
-    const char *etag;
-    int rc = load(req, t.id, &body, &etag);
+    const char *text, *etag;
+    int rc = load_text(req, t.id, &text, &etag);
     if (rc == AZ_ENOTFOUND)
         return fail_not_found(req, &t);
     if (rc != 0)
@@ -685,17 +695,22 @@ int arm_get_resource(struct http_request *req)
         http_set_header(req, "ETag", etag);
         return http_reply(req, 304, NULL, "", 0);
     }
-    if (http_query(req, "$expand") && t.type->expand) {
-        struct json_writer *w = json_writer_new();
-        jw_object_open(w);
-        rc = t.type->expand(req, body, w);
-        jw_object_close(w);
-        const struct json *more = finished(req, w);
-        if (rc != 0)
-            return rc;
-        body = merged(req, body, more);
+    /* The body is stored as it is answered: no need to parse it and write it again. */
+    if (!http_query(req, "$expand") || !t.type->expand) {
+        http_set_header(req, "ETag", etag);
+        return http_reply(req, 200, "application/json; charset=utf-8", text, strlen(text));
     }
-    return reply_resource(req, 200, body, etag);
+    const struct json *body = json_parse_in(req->arena, text, strlen(text));
+    if (!body)
+        return fail_store(req);
+    struct json_writer *w = json_writer_new();
+    jw_object_open(w);
+    rc = t.type->expand(req, body, w);
+    jw_object_close(w);
+    const struct json *more = finished(req, w);
+    if (rc != 0)
+        return rc;
+    return reply_resource(req, 200, merged(req, body, more), etag);
 }
 
 /* HEAD: 204 when the resource exists, 404 when not (Resources_CheckExistence). */
