@@ -660,6 +660,14 @@ static int reply_resource(struct http_request *req, int status, const struct jso
     return arm_reply(req, status, w);
 }
 
+/* A resource as stored: its text is what ARM answers, with no need to parse it and write it
+ * out again. */
+static int reply_stored(struct http_request *req, int status, const char *text, const char *etag)
+{
+    http_set_header(req, "ETag", etag);
+    return http_reply(req, status, "application/json; charset=utf-8", text, strlen(text));
+}
+
 static int list(struct http_request *req, const struct target *t)
 {
     const char *group = http_param(req, "resourceGroupName");
@@ -695,11 +703,8 @@ int arm_get_resource(struct http_request *req)
         http_set_header(req, "ETag", etag);
         return http_reply(req, 304, NULL, "", 0);
     }
-    /* The body is stored as it is answered: no need to parse it and write it again. */
-    if (!http_query(req, "$expand") || !t.type->expand) {
-        http_set_header(req, "ETag", etag);
-        return http_reply(req, 200, "application/json; charset=utf-8", text, strlen(text));
-    }
+    if (!http_query(req, "$expand") || !t.type->expand)
+        return reply_stored(req, 200, text, etag);
     const struct json *body = json_parse_in(req->arena, text, strlen(text));
     if (!body)
         return fail_store(req);
@@ -792,9 +797,10 @@ static int write_resource(struct http_request *req, bool patch)
     if (end_transaction(req, rc) != 0)
         return AZ_EREPLIED;
     int status = old || (t.type->flags & ARM_TYPE_CREATED_200) ? 200 : 201;
-    const char *new_etag = NULL;
-    load(req, t.id, &saved, &new_etag);
-    return reply_resource(req, status, saved, new_etag);
+    const char *text, *new_etag;
+    if (load_text(req, t.id, &text, &new_etag) != 0)
+        return fail_store(req);
+    return reply_stored(req, status, text, new_etag);
 }
 
 int arm_resource_update(struct http_request *req, const char *id, const struct json *patch,
