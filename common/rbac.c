@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,16 +109,69 @@ bool rbac_permissions_grant(const char *permissions_json, enum rbac_kind kind, c
     return granted;
 }
 
+/* ---- parsed permissions, per thread --------------------------------------------------------
+ * A decision used to parse the permission blocks of every role it looked at; when the store
+ * changes between requests (ARM's PUTs), so the decision cannot be remembered, that parsing was
+ * most of its cost. Each thread keeps the roles it met last, parsed, keyed by the text itself: a
+ * changed role has a different text, so nothing here can go stale. */
+
+#define PARSED_ROLES 32
+
+struct parsed_role {
+    char *text;
+    struct json *blocks;
+};
+
+static pthread_key_t parsed_key;
+static pthread_once_t parsed_once = PTHREAD_ONCE_INIT;
+
+static void parsed_free(void *p)
+{
+    struct parsed_role *roles = p;
+    for (size_t i = 0; i < PARSED_ROLES; i++) {
+        free(roles[i].text);
+        json_free(roles[i].blocks);
+    }
+    free(roles);
+}
+
+static void parsed_init(void)
+{
+    pthread_key_create(&parsed_key, parsed_free);
+}
+
+/* `permissions` (a JSON array of blocks), parsed; valid until this thread's next call. */
+static const struct json *parsed_permissions(const char *permissions)
+{
+    pthread_once(&parsed_once, parsed_init);
+    struct parsed_role *roles = pthread_getspecific(parsed_key);
+    if (!roles) {
+        roles = xcalloc(PARSED_ROLES, sizeof(*roles));
+        pthread_setspecific(parsed_key, roles);
+    }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)permissions; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    struct parsed_role *slot = &roles[h % PARSED_ROLES];
+    if (slot->text && strcmp(slot->text, permissions) == 0)
+        return slot->blocks;
+    struct json *blocks;
+    if (json_parse(permissions, strlen(permissions), &blocks, NULL, 0) != 0)
+        return NULL;
+    free(slot->text);
+    json_free(slot->blocks);
+    slot->text = xstrdup(permissions);
+    slot->blocks = blocks;
+    return blocks;
+}
+
 /* One role's permission blocks (a JSON array): does any of them grant the action? */
 static bool role_grants(const char *permissions, enum rbac_kind kind, const char *action)
 {
-    struct json *blocks;
-    if (json_parse(permissions, strlen(permissions), &blocks, NULL, 0) != 0)
-        return false;
+    const struct json *blocks = parsed_permissions(permissions);
     bool granted = false;
     for (size_t i = 0; i < json_len(blocks) && !granted; i++)
         granted = block_grants(json_at(blocks, i), kind, action);
-    json_free(blocks);
     return granted;
 }
 
