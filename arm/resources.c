@@ -467,7 +467,8 @@ static int save_embedded(struct http_request *req, const struct arm_type *child,
 
 /*
  * Compose and store one resource: the client's members, ARM's, the type's own, nested
- * resources made real. `saved` gets the stored body. Runs inside the caller's transaction.
+ * resources made real. `saved` (unless NULL) gets the stored body. Runs inside the caller's
+ * transaction.
  */
 static int save(struct http_request *req, const struct arm_type *type, const char *id,
                 const char *parent_id, const struct json *parent, const struct json *old,
@@ -536,19 +537,23 @@ static int save(struct http_request *req, const struct arm_type *type, const cha
         return rc;
     const struct json *body = merged(req, resource, own);
     const struct arm_type *child = arm_type_embedded_in(type);
+    const struct json *listed = NULL;
     if (child) {
         struct json_writer *nested = json_writer_new();
         jw_object_open(nested);
         rc = save_embedded(req, child, id, body, nested);
         jw_object_close(nested);
-        const struct json *listed = finished(req, nested);
+        listed = finished(req, nested);
         if (rc != 0)
             return rc;
-        body = merged(req, body, listed);
     }
 
+    /* The last layer is merged straight into the stored text. */
     struct json_writer *text = json_writer_new();
-    jw_value(text, body);
+    if (listed)
+        jw_merge_patch(text, body, listed);
+    else
+        jw_value(text, body);
     const char *group = http_param(req, "resourceGroupName");
     rc = store_run(req->store,
                    "INSERT INTO resources(id, subscription_id, resource_group, type, name, "
@@ -561,8 +566,12 @@ static int save(struct http_request *req, const struct arm_type *type, const cha
                    arena_printf(req->arena, "%s/%s", type->namespace, type->type),
                    strrchr(id, '/') + 1, location, tags, json_writer_text(text, NULL),
                    arena_printf(req->arena, "W/\"%s\"", etag), clock_now_ms());
+    if (saved) {
+        size_t len;
+        const char *stored = json_writer_text(text, &len);
+        *saved = json_parse_in(req->arena, stored, len);
+    }
     json_writer_free(text);
-    *saved = body;
     return rc;
 }
 
@@ -774,7 +783,7 @@ static int write_resource(struct http_request *req, bool patch)
 
     if (store_begin(req->store) != 0)
         return fail_store(req);
-    const struct json *old = NULL, *saved = NULL;
+    const struct json *old = NULL;
     const char *etag = NULL;
     int rc = load(req, t.id, &old, &etag);
     if (rc == AZ_ENOTFOUND) {
@@ -791,7 +800,7 @@ static int write_resource(struct http_request *req, bool patch)
         rc = AZ_ESTORE;
     if (rc == 0)
         rc = save(req, t.type, t.id, t.parent_id, parent, old,
-                  patch ? patched(req, old, body) : body, &saved);
+                  patch ? patched(req, old, body) : body, NULL);
     if (rc == 0 && t.parent_id)
         rc = refresh_parent(req, &t);
     if (end_transaction(req, rc) != 0)
