@@ -677,6 +677,29 @@ void store_memo_put(struct store *s, const char *key, const void *value, size_t 
     slot->len = len;
 }
 
+int store_memo_row(struct store *s, const char *key, struct store_stmt *st, int ncols,
+                   const char **row, size_t *len)
+{
+    *row = store_memo_get(s, key, len);
+    if (*row) {
+        store_finalize(st);
+        return 0;
+    }
+    int rc = store_step(st);
+    if (rc == 1) {
+        struct buf b = {0};
+        for (int i = 0; i < ncols; i++) {
+            const char *col = store_column_text(st, i);
+            buf_append(&b, col ? col : "", (col ? strlen(col) : 0) + 1);
+        }
+        store_memo_put(s, key, b.data, b.len);
+        buf_free(&b);
+        *row = store_memo_get(s, key, len);
+    }
+    store_finalize(st);
+    return rc == 1 ? 0 : rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
+}
+
 int64_t store_last_insert_rowid(struct store *s)
 {
     return sqlite3_last_insert_rowid(s->db);

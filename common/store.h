@@ -90,6 +90,14 @@ int64_t store_last_insert_rowid(struct store *s);
  */
 const void *store_memo_get(struct store *s, const char *key, size_t *len);
 void store_memo_put(struct store *s, const char *key, const void *value, size_t len);
+/*
+ * The first row of `st` (prepared and bound by the caller): its first `ncols` columns as text,
+ * one after the other, each ending in its '\0' (SQL NULL as ""), `len` bytes in all, in `row`.
+ * From the memo under `key` while the store is unchanged, else by stepping `st`, and remembered.
+ * Returns 0, AZ_ENOTFOUND or AZ_ESTORE. Finalizes `st`; `row` is valid as store_memo_get's.
+ */
+int store_memo_row(struct store *s, const char *key, struct store_stmt *st, int ncols,
+                   const char **row, size_t *len);
 
 /* The `meta` table: small named values (instance id, creation time). *out is heap-allocated
  * (caller frees) or NULL with AZ_ENOTFOUND. */

@@ -92,37 +92,23 @@ static const char *host_name(struct http_request *req)
     return arena_strndup(req->arena, host, strcspn(host, ":"));
 }
 
-/* The vault row (id, name, location, body: four strings one after the other), from the memo
- * while the store is unchanged, else from its ARM resource. NULL when there is none. */
+/* The vault row (id, name, location, body: four strings one after the other) in the request's
+ * arena, remembered while the store is unchanged. NULL when there is none. */
 static const char *vault_row(struct http_request *req, const char *name)
 {
+    struct store_stmt *st;
+    if (store_prepare(req->store,
+                      "SELECT id, name, location, body FROM resources WHERE "
+                      "type = 'Microsoft.KeyVault/vaults' AND name = ?1",
+                      &st) != 0)
+        return NULL;
+    store_bind_text(st, 1, name);
     char *key = xasprintf("kv-vault\x1f%s", name);
+    const char *row;
     size_t len;
-    const char *row = store_memo_get(req->store, key, &len);
-    if (row) {
-        row = arena_strndup(req->arena, row, len);
-    } else {
-        struct store_stmt *st;
-        if (store_prepare(req->store,
-                          "SELECT id, name, location, body FROM resources WHERE "
-                          "type = 'Microsoft.KeyVault/vaults' AND name = ?1",
-                          &st) == 0) {
-            store_bind_text(st, 1, name);
-            if (store_step(st) == 1) {
-                struct buf b = {0};
-                for (int i = 0; i < 4; i++) {
-                    const char *col = store_column_text(st, i);
-                    buf_append(&b, col ? col : "", (col ? strlen(col) : 0) + 1);
-                }
-                store_memo_put(req->store, key, b.data, b.len);
-                row = arena_strndup(req->arena, b.data, b.len);
-                buf_free(&b);
-            }
-            store_finalize(st);
-        }
-    }
+    int rc = store_memo_row(req->store, key, st, 4, &row, &len);
     free(key);
-    return row;
+    return rc == 0 ? arena_strndup(req->arena, row, len) : NULL;
 }
 
 /* The vault named by the first label of the host. */

@@ -63,15 +63,21 @@ static int get_version(struct http_request *req, const char *vault, const char *
     if (!st)
         return AZ_ESTORE;
     store_bind_text(st, 4, latest ? NULL : version);
-    int rc = store_step(st);
-    if (rc == 1) {
-        out->name = arena_strdup(req->arena, store_column_text(st, 0));
-        out->version = arena_strdup(req->arena, store_column_text(st, 1));
-        const char *body = store_column_text(st, 2);
-        out->body = json_parse_in(req->arena, body, strlen(body));
-    }
-    store_finalize(st);
-    return rc == 1 ? 0 : rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
+    /* Remembered while the store is unchanged: a client reading one secret over and over. */
+    char *key = xasprintf("kv-object\x1f%s\x1f%s\x1f%s\x1f%s\x1f%d", vault, collection, name,
+                          latest ? "" : version, deleted);
+    const char *row;
+    size_t len;
+    int rc = store_memo_row(req->store, key, st, 3, &row, &len);
+    free(key);
+    if (rc != 0)
+        return rc;
+    row = arena_strndup(req->arena, row, len);
+    out->name = row;
+    out->version = out->name + strlen(out->name) + 1;
+    const char *body = out->version + strlen(out->version) + 1;
+    out->body = json_parse_in(req->arena, body, strlen(body));
+    return 0;
 }
 
 int kv_object_get(struct http_request *req, const char *collection, const char *name,
