@@ -628,7 +628,7 @@ int64_t store_changes(struct store *s)
  * sqlite3_total_changes64 when this one writes. While neither moved, nothing a memo entry was
  * derived from can have changed. */
 
-static void memo_validate(struct store *s)
+int64_t store_data_version(struct store *s)
 {
     struct store_stmt *st;
     int64_t version = -1;
@@ -637,6 +637,12 @@ static void memo_validate(struct store *s)
             version = store_column_int64(st, 0);
         store_finalize(st);
     }
+    return version;
+}
+
+static void memo_validate(struct store *s)
+{
+    int64_t version = store_data_version(s);
     int64_t changes = sqlite3_total_changes64(s->db);
     if (version < 0 || version != s->memo_data_version || changes != s->memo_changes) {
         memo_clear(s);

@@ -81,6 +81,10 @@ const void *store_column_blob(struct store_stmt *st, int col, size_t *n);
 int64_t store_changes(struct store *s);
 int64_t store_last_insert_rowid(struct store *s);
 
+/* PRAGMA data_version: it moves whenever another connection (of this process or another) commits,
+ * on disk and in memory alike; one read transaction. -1 if it cannot be read. */
+int64_t store_data_version(struct store *s);
+
 /*
  * A small memo per connection for answers derived from the database (an RBAC decision, a parsed
  * row), valid only while the database is unchanged: any commit, by any connection of any process,

@@ -29,6 +29,11 @@ struct token_key;
 int token_key_generate(const char *subject, struct token_key **out);
 /* From PEM text: a certificate, and optionally its private key (NULL for verification only). */
 int token_key_from_pem(const char *cert_pem, const char *key_pem, struct token_key **out);
+/* A key that only signs: the private key from PEM, named after its certificate (kid, x5t#S256,
+ * x5c) from the certificate's DER, which is not parsed (that cost as much as reading the key).
+ * Nothing checks that the two belong together: whoever verifies the signatures does. IMDS signs
+ * an identity's client assertions with it. Not for token_key_to_pem. */
+int token_signing_key_from_pem(const char *cert_pem, const char *key_pem, struct token_key **out);
 /* From a DER certificate. */
 int token_key_from_der(const void *der, size_t len, struct token_key **out);
 void token_key_free(struct token_key *k);

@@ -18,13 +18,15 @@
 
 #define VM_TYPE "Microsoft.Compute/virtualMachines"
 
-/* The id of the VM whose IMDS secret is `secret`, or NULL. */
+/* The id of the VM whose IMDS secret is `secret`, or NULL; a VM whose resource is gone is no
+ * VM, whatever was left of it outside Resource Manager. */
 static const char *vm_by_secret(struct http_request *req, const char *secret)
 {
     struct store_stmt *st;
-    if (!secret ||
-        store_prepare(req->store, "SELECT id FROM virtual_machines WHERE imds_secret = ?1", &st) !=
-            0)
+    if (!secret || store_prepare(req->store,
+                                 "SELECT vm.id FROM virtual_machines vm JOIN resources r ON "
+                                 "r.id = vm.id WHERE vm.imds_secret = ?1",
+                                 &st) != 0)
         return NULL;
     store_bind_text(st, 1, secret);
     const char *id =
@@ -66,47 +68,62 @@ static const char *vm_by_address(struct http_request *req, const char *address)
     return id;
 }
 
-/* The VM's "identity" block alone: a token request needs no more of it, and parsing the
- * whole resource on every request was most of IMDS's time. */
-static const struct json *load_identities(struct http_request *req, const char *id)
+/* Who is asking: the secret in the path, else the proxy password (then *address is NULL), else
+ * the connection's source address (then *secret is NULL). */
+static void caller_of(struct http_request *req, const char **secret, const char **address)
 {
-    struct store_stmt *st;
-    const struct json *doc = NULL;
-    if (store_prepare(req->store,
-                      "SELECT coalesce(json_extract(body, '$.identity'), '{}') FROM resources "
-                      "WHERE id = ?1",
-                      &st) != 0)
-        return NULL;
-    store_bind_text(st, 1, id);
-    if (store_step(st) == 1) {
-        const char *text = store_column_text(st, 0);
-        doc = json_parse_in(req->arena, text, strlen(text));
-    }
-    store_finalize(st);
-    return doc;
+    const char *path_secret = http_param(req, "vmSecret");
+    const char *proxy_secret = req->front_door ? req->front_door->proxy_password : NULL;
+    *secret = path_secret ? path_secret : proxy_secret;
+    *address =
+        *secret ? NULL : address_of(req, req->front_door ? req->front_door->client : req->peer);
 }
 
 int imds_find_vm(struct http_request *req, bool whole, struct imds_vm *out)
 {
     memset(out, 0, sizeof(*out));
-    const char *path_secret = http_param(req, "vmSecret");
-    const char *proxy_secret = req->front_door ? req->front_door->proxy_password : NULL;
-    const char *id;
-    if (path_secret || proxy_secret)
-        id = vm_by_secret(req, path_secret ? path_secret : proxy_secret);
-    else
-        id = vm_by_address(req,
-                           address_of(req, req->front_door ? req->front_door->client : req->peer));
+    const char *secret, *address;
+    caller_of(req, &secret, &address);
+    const char *id = secret ? vm_by_secret(req, secret) : vm_by_address(req, address);
     if (!id)
         return AZ_ENOTFOUND;
     out->id = id;
-    if (whole) {
-        out->resource = imds_load_resource(req, id);
-        out->identities = json_get(out->resource, "identity");
-        return out->resource ? 0 : AZ_ENOTFOUND;
+    if (!whole)
+        return 0;
+    out->resource = imds_load_resource(req, id);
+    return out->resource ? 0 : AZ_ENOTFOUND;
+}
+
+const char *imds_token_request_key(struct http_request *req, size_t *len)
+{
+    const char *secret, *address;
+    caller_of(req, &secret, &address);
+    if (!secret && !address)
+        return NULL;
+    const char *fields[] = {
+        secret,
+        address,
+        http_query(req, "client_id"),
+        http_query(req, "object_id"),
+        http_query(req, "msi_res_id"),
+        http_query(req, "mi_res_id"),
+        http_query(req, "resource"),
+    };
+    /* Each field: a tag telling absent from empty, the value, and a NUL, which no value holds,
+     * so two different requests never make the same key. */
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+        n += 2 + (fields[i] ? strlen(fields[i]) : 0);
+    char *key = arena_alloc(req->arena, n), *p = key;
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+        *p++ = fields[i] ? '=' : '-';
+        size_t l = fields[i] ? strlen(fields[i]) : 0;
+        memcpy(p, fields[i] ? fields[i] : "", l);
+        p += l;
+        *p++ = '\0';
     }
-    out->identities = load_identities(req, id);
-    return out->identities ? 0 : AZ_ENOTFOUND;
+    *len = n;
+    return key;
 }
 
 const struct json *imds_load_resource(struct http_request *req, const char *id)
@@ -147,33 +164,46 @@ static int system_identity(struct http_request *req, const struct imds_vm *vm,
     return rc == 1 ? 0 : AZ_ENOTFOUND;
 }
 
-/* The `i`th user-assigned identity attached to the VM, as it is now (it may have been deleted
- * since: then AZ_ENOTFOUND). */
-static int user_identity(struct http_request *req, const struct imds_vm *vm, size_t i,
-                         struct imds_identity *out)
+/* The user-assigned identities attached to the VM, in their order, each as it is now (one
+ * deleted since it was attached is there without a resource id), in *out and *n. One statement
+ * for all: a VM with 30 identities took up to 30 lookups and a parse of its identity block. 0 or
+ * AZ_ESTORE. */
+static int user_identities(struct http_request *req, const struct imds_vm *vm,
+                           const struct imds_identity **out, size_t *n)
 {
-    const struct json *map = json_get(vm->identities, "userAssignedIdentities");
-    if (i >= json_len(map))
-        return AZ_ENOTFOUND;
     struct store_stmt *st;
-    if (store_prepare(
-            req->store,
-            "SELECT id, json_extract(body, '$.properties.clientId'), "
-            "json_extract(body, '$.properties.principalId'), "
-            "json_extract(body, '$.properties.tenantId') FROM resources WHERE id = ?1 AND "
-            "type = 'Microsoft.ManagedIdentity/userAssignedIdentities'",
-            &st) != 0)
+    if (store_prepare(req->store,
+                      "SELECT r.id, json_extract(r.body, '$.properties.clientId'), "
+                      "json_extract(r.body, '$.properties.principalId'), "
+                      "json_extract(r.body, '$.properties.tenantId') FROM resources vm, "
+                      "json_each(vm.body, '$.identity.userAssignedIdentities') attached "
+                      "LEFT JOIN resources r ON r.id = attached.key AND "
+                      "r.type = 'Microsoft.ManagedIdentity/userAssignedIdentities' "
+                      "WHERE vm.id = ?1 ORDER BY attached.id",
+                      &st) != 0)
         return AZ_ESTORE;
-    store_bind_text(st, 1, json_key_at(map, i));
-    int rc = store_step(st);
-    if (rc == 1) {
-        out->resource_id = arena_strdup(req->arena, store_column_text(st, 0));
-        out->client_id = arena_strdup(req->arena, store_column_text(st, 1));
-        out->principal_id = arena_strdup(req->arena, store_column_text(st, 2));
-        out->tenant_id = arena_strdup(req->arena, store_column_text(st, 3));
+    store_bind_text(st, 1, vm->id);
+    struct imds_identity *all = NULL;
+    size_t count = 0, cap = 0;
+    int rc;
+    while ((rc = store_step(st)) == 1) {
+        if (count == cap) {
+            cap = cap ? 2 * cap : 8;
+            struct imds_identity *grown = arena_alloc(req->arena, cap * sizeof(*grown));
+            if (count)
+                memcpy(grown, all, count * sizeof(*grown));
+            all = grown;
+        }
+        struct imds_identity *u = &all[count++];
+        u->resource_id = arena_strdup(req->arena, store_column_text(st, 0));
+        u->client_id = arena_strdup(req->arena, store_column_text(st, 1));
+        u->principal_id = arena_strdup(req->arena, store_column_text(st, 2));
+        u->tenant_id = arena_strdup(req->arena, store_column_text(st, 3));
     }
     store_finalize(st);
-    return rc == 1 ? 0 : AZ_ENOTFOUND;
+    *out = all;
+    *n = count;
+    return rc == 0 ? 0 : AZ_ESTORE;
 }
 
 static int identity_not_found(struct http_request *req)
@@ -195,34 +225,42 @@ int imds_select_identity(struct http_request *req, const struct imds_vm *vm,
                          "Only one of client_id, object_id or msi_res_id may be given.");
     if (mi_res_id)
         res_id = mi_res_id;
-    size_t n = json_len(json_get(vm->identities, "userAssignedIdentities"));
+    struct imds_identity system;
+    bool has_system = system_identity(req, vm, &system) == 0;
+    if (given == 0 && has_system) {
+        *out = system;
+        return 0;
+    }
+    if (has_system && ((client_id && str_ieq(client_id, system.client_id)) ||
+                       (object_id && str_ieq(object_id, system.principal_id)))) {
+        *out = system;
+        return 0;
+    }
+    const struct imds_identity *users;
+    size_t n;
+    if (user_identities(req, vm, &users, &n) != 0)
+        return imds_fail(req, 400, "invalid_request", "The metadata store could not be read.");
     if (given == 0) {
-        /* The system-assigned identity; without one, the only user-assigned identity. */
-        if (system_identity(req, vm, out) == 0)
+        /* Without a system-assigned identity, the only user-assigned one. */
+        if (n == 1 && users[0].resource_id) {
+            *out = users[0];
             return 0;
-        if (n == 1 && user_identity(req, vm, 0, out) == 0)
-            return 0;
+        }
         if (n > 1)
             return imds_fail(req, 400, "invalid_request",
                              "Multiple user assigned identities exist, please specify the "
                              "clientId / resourceId of the identity in the token request");
         return identity_not_found(req);
     }
-    struct imds_identity candidate;
-    if (system_identity(req, vm, &candidate) == 0 &&
-        ((client_id && str_ieq(client_id, candidate.client_id)) ||
-         (object_id && str_ieq(object_id, candidate.principal_id)))) {
-        *out = candidate;
-        return 0;
-    }
     for (size_t i = 0; i < n; i++) {
+        const struct imds_identity *u = &users[i];
         /* An identity deleted since it was attached is skipped. */
-        if (user_identity(req, vm, i, &candidate) != 0)
+        if (!u->resource_id)
             continue;
-        if ((client_id && str_ieq(client_id, candidate.client_id)) ||
-            (object_id && str_ieq(object_id, candidate.principal_id)) ||
-            (res_id && str_ieq(res_id, candidate.resource_id))) {
-            *out = candidate;
+        if ((client_id && str_ieq(client_id, u->client_id)) ||
+            (object_id && str_ieq(object_id, u->principal_id)) ||
+            (res_id && str_ieq(res_id, u->resource_id))) {
+            *out = *u;
             return 0;
         }
     }

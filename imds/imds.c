@@ -1,6 +1,7 @@
 /*
- * imds/imds.c — Instance Metadata Service: the module descriptor, its route table, its per-thread
- * state (the AAD client and the token cache) and its error format.
+ * imds/imds.c — Instance Metadata Service: the module descriptor, its route table, its caches (the
+ * tokens obtained, shared by the threads; each thread's snapshot of the answers it gave), its
+ * per-thread AAD client and its error format.
  *
  * Plain http, as IMDS is in Azure; errors are IMDS's {"error","error_description"} JSON, with 400
  * for every ordinary failure (clients retry 404, 410, 429 and 5xx for seconds to minutes). Paths
@@ -19,6 +20,7 @@
 #include "common/mem.h"
 #include "common/module.h"
 #include "common/server.h"
+#include "common/store.h"
 #include "common/util.h"
 
 #include <pthread.h>
@@ -28,6 +30,7 @@
 /* Cached answers are refreshed this long before their token expires. */
 #define REFRESH_MARGIN_SECONDS 300
 #define CACHE_SLOTS 1024
+#define SNAPSHOT_SLOTS 256
 
 struct cache_slot {
     char *key;
@@ -40,8 +43,20 @@ struct cache_slot {
 static struct cache_slot cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* An answer this thread gave, for the request key (imds_token_request_key) that got it, while
+ * the store stays at `version`. */
+struct snapshot_slot {
+    char *key;
+    size_t key_len;
+    char *answer;
+    size_t answer_len;
+    int64_t expires_on;
+    int64_t version;
+};
+
 struct imds_state {
     struct http_client *client; /* this thread's, on its event loop */
+    struct snapshot_slot snapshot[SNAPSHOT_SLOTS];
 };
 
 static void *imds_state_new(struct store *s)
@@ -54,6 +69,10 @@ static void imds_state_free(void *p)
 {
     struct imds_state *state = p;
     http_client_free(state->client);
+    for (size_t i = 0; i < SNAPSHOT_SLOTS; i++) {
+        free(state->snapshot[i].key);
+        free(state->snapshot[i].answer);
+    }
     free(state);
 }
 
@@ -65,22 +84,28 @@ struct http_client *imds_http_client(struct http_request *req)
     return state->client;
 }
 
-static struct cache_slot *slot_of(const char *key)
+static uint64_t hash_of(const void *data, size_t len)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+    for (const unsigned char *p = data, *end = p + len; p < end; p++)
         h = (h ^ *p) * 1099511628211ull;
-    return &cache[h % CACHE_SLOTS];
+    return h;
 }
 
-const char *imds_cache_get(struct http_request *req, const char *key)
+static bool fresh(int64_t expires_on)
+{
+    return expires_on - REFRESH_MARGIN_SECONDS > clock_now_ms() / 1000;
+}
+
+const char *imds_cache_get(struct http_request *req, const char *key, int64_t *expires_on)
 {
     const char *answer = NULL;
     pthread_mutex_lock(&cache_lock);
-    struct cache_slot *slot = slot_of(key);
-    if (slot->key && strcmp(slot->key, key) == 0 &&
-        slot->expires_on - REFRESH_MARGIN_SECONDS > clock_now_ms() / 1000)
+    struct cache_slot *slot = &cache[hash_of(key, strlen(key)) % CACHE_SLOTS];
+    if (slot->key && strcmp(slot->key, key) == 0 && fresh(slot->expires_on)) {
         answer = arena_strdup(req->arena, slot->answer);
+        *expires_on = slot->expires_on;
+    }
     pthread_mutex_unlock(&cache_lock);
     return answer;
 }
@@ -91,7 +116,7 @@ void imds_cache_put(struct http_request *req, const char *key, const char *answe
     (void)req;
     char *k = xstrdup(key), *a = xstrdup(answer);
     pthread_mutex_lock(&cache_lock);
-    struct cache_slot *slot = slot_of(key);
+    struct cache_slot *slot = &cache[hash_of(key, strlen(key)) % CACHE_SLOTS];
     char *old_key = slot->key, *old_answer = slot->answer;
     slot->key = k;
     slot->answer = a;
@@ -99,6 +124,42 @@ void imds_cache_put(struct http_request *req, const char *key, const char *answe
     pthread_mutex_unlock(&cache_lock);
     free(old_key);
     free(old_answer);
+}
+
+const char *imds_snapshot_get(struct http_request *req, struct imds_snapshot_ref *ref, size_t *len)
+{
+    struct imds_state *state = req->module_state;
+    ref->key = imds_token_request_key(req, &ref->len);
+    /* Any commit by anyone since (a detach through ARM, a VM deleted, `azsim apply`) moves it:
+     * the next request looks everything up again. */
+    ref->version = state && ref->key && req->store ? store_data_version(req->store) : -1;
+    if (ref->version < 0)
+        return NULL;
+    const struct snapshot_slot *slot =
+        &state->snapshot[hash_of(ref->key, ref->len) % SNAPSHOT_SLOTS];
+    if (!slot->key || slot->version != ref->version || slot->key_len != ref->len ||
+        memcmp(slot->key, ref->key, ref->len) != 0 || !fresh(slot->expires_on))
+        return NULL;
+    *len = slot->answer_len;
+    return slot->answer;
+}
+
+void imds_snapshot_put(struct http_request *req, const struct imds_snapshot_ref *ref,
+                       const char *answer, int64_t expires_on)
+{
+    struct imds_state *state = req->module_state;
+    if (!state || ref->version < 0)
+        return;
+    struct snapshot_slot *slot = &state->snapshot[hash_of(ref->key, ref->len) % SNAPSHOT_SLOTS];
+    free(slot->key);
+    free(slot->answer);
+    slot->key = xmalloc(ref->len);
+    memcpy(slot->key, ref->key, ref->len);
+    slot->key_len = ref->len;
+    slot->answer_len = strlen(answer);
+    slot->answer = xstrndup(answer, slot->answer_len);
+    slot->expires_on = expires_on;
+    slot->version = ref->version;
 }
 
 int imds_fail(struct http_request *req, int status, const char *error, const char *description)

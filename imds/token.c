@@ -6,8 +6,9 @@
  * identity's client id and a client assertion signed with its certificate's private key. AAD
  * checks the assertion against the certificate registered on the service principal, like any
  * application's, and IMDS answers with AAD's token in IMDS's own shape. IMDS never mints a token.
- * Answers are cached per VM, identity and resource until shortly before they expire. Every
- * sign-in, and every refusal from AAD, goes to the audit log.
+ * Answers are cached per VM, identity and resource until shortly before they expire, and a
+ * repeat of a request is answered from the thread's snapshot (imds.h) while the store is
+ * unchanged. Every sign-in, and every refusal from AAD, goes to the audit log.
  */
 #include "imds/imds.h"
 
@@ -62,6 +63,7 @@ struct sign_in {
     struct imds_identity identity;
     const char *resource;
     const char *cache_key;
+    struct imds_snapshot_ref snapshot;
 };
 
 static void audit(struct sign_in *s, bool allowed, const char *reason)
@@ -128,6 +130,7 @@ static void on_aad_answer(void *arg, const struct http_client_response *r)
         int64_t expires_on;
         const char *answer = imds_answer(s, doc, &expires_on);
         imds_cache_put(req, s->cache_key, answer, expires_on);
+        imds_snapshot_put(req, &s->snapshot, answer, expires_on);
         audit(s, true,
               arena_printf(req->arena,
                            "signed in to Entra ID as identity %s (client id %s) "
@@ -161,7 +164,7 @@ static char *client_assertion(struct http_request *req, const struct imds_identi
     store_bind_text(st, 1, id->client_id);
     struct token_key *key = NULL;
     if (store_step(st) == 1)
-        token_key_from_pem(store_column_text(st, 0), store_column_text(st, 1), &key);
+        token_signing_key_from_pem(store_column_text(st, 0), store_column_text(st, 1), &key);
     store_finalize(st);
     if (!key)
         return NULL;
@@ -204,7 +207,7 @@ static const char *form_escape(struct http_request *req, const char *s)
 }
 
 static int sign_in(struct http_request *req, const struct imds_identity *id, const char *resource,
-                   const char *cache_key)
+                   const char *cache_key, const struct imds_snapshot_ref *snapshot)
 {
     const char *aad = req->server ? req->server->urls[MODULE_AAD] : NULL;
     struct http_client *client = imds_http_client(req);
@@ -227,6 +230,7 @@ static int sign_in(struct http_request *req, const struct imds_identity *id, con
     s->identity = *id;
     s->resource = resource;
     s->cache_key = cache_key;
+    s->snapshot = *snapshot;
     const char *url = arena_printf(req->arena, "%s/%s/oauth2/token", aad, id->tenant_id);
     if (http_client_post_form(client, url, form, AAD_TIMEOUT_SECONDS, on_aad_answer, s) != 0)
         return imds_fail(req, 400, "invalid_request", "Entra ID could not be reached.");
@@ -238,6 +242,12 @@ int imds_get_token(struct http_request *req)
 {
     if (imds_check_token_request(req) != 0)
         return AZ_EREPLIED;
+    /* Repeats pass every check above too; only the lookups below are spared. */
+    struct imds_snapshot_ref snapshot;
+    size_t len;
+    const char *repeat = imds_snapshot_get(req, &snapshot, &len);
+    if (repeat)
+        return http_reply(req, 200, "application/json; charset=utf-8", repeat, len);
     struct imds_vm vm;
     int rc = imds_find_vm(req, false, &vm);
     if (rc == AZ_ENOTFOUND)
@@ -249,8 +259,11 @@ int imds_get_token(struct http_request *req)
         return AZ_EREPLIED;
     const char *resource = http_query(req, "resource");
     const char *key = arena_printf(req->arena, "%s\n%s\n%s", vm.id, id.client_id, resource);
-    const char *cached = imds_cache_get(req, key);
-    if (cached)
+    int64_t expires_on;
+    const char *cached = imds_cache_get(req, key, &expires_on);
+    if (cached) {
+        imds_snapshot_put(req, &snapshot, cached, expires_on);
         return http_reply(req, 200, "application/json; charset=utf-8", cached, strlen(cached));
-    return sign_in(req, &id, resource, key);
+    }
+    return sign_in(req, &id, resource, key, &snapshot);
 }

@@ -3,7 +3,9 @@
 // (per-VM path, front-door proxy credentials, source address in a network namespace), isolation
 // between VMs, identities detached and deleted, the certificate sign-in to Entra ID refused when
 // the registered certificate is replaced (and the audit log saying why), RBAC with the token, the
-// errors in IMDS's wording, and instance metadata.
+// errors in IMDS's wording, instance metadata, repeat answers forgotten at any change to the store
+// (in memory, on disk, from another process), and sign-ins over the connections IMDS keeps open
+// to Entra ID.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -301,6 +303,100 @@ describe('IMDS', () => {
     assert.equal(mine[0].scope, uais['uai-c'].id);
     assert.match(mine[0].reason, /AADSTS700027/);
     assert.ok(vm);
+  });
+});
+
+// Each IMDS thread answers a repeated token request from memory while the store is unchanged:
+// any commit by anyone (Resource Manager on another thread, another process on the same store
+// file) makes the very next request find the VM and its identity again. IMDS keeps its
+// connections to Entra ID open between sign-ins, and copes with Entra ID closing them.
+describe('IMDS: repeat answers last only while the store is unchanged', () => {
+  const started = [];
+  after(async () => {
+    for (const s of started) await az.finish(s);
+  });
+
+  /** A VM with a system-assigned identity and user-assigned `uai`, on a new server. */
+  async function vmWithIdentities(group, opts = {}) {
+    const w = await armLib.adminWorkspace(group, { vnetPrefix: opts.vnetPrefix ?? '10.60.0.0/16', ...opts });
+    started.push(w.s);
+    const rgPath = (type, name) => `${w.rg}/providers/${type}/${name}`;
+    const uai = await w.ok('PUT', `${rgPath('Microsoft.ManagedIdentity/userAssignedIdentities', 'uai')}?${MSI}`, { location: 'westus' });
+    const ipConfig = { subnet: { id: `${rgPath('Microsoft.Network/virtualNetworks', 'vnet')}/subnets/default` } };
+    if (opts.address) Object.assign(ipConfig, { privateIPAllocationMethod: 'Static', privateIPAddress: opts.address });
+    await w.ok('PUT', `${rgPath('Microsoft.Network/networkInterfaces', 'nic')}?${NET}`, {
+      location: 'westus', properties: { ipConfigurations: [{ name: 'ipconfig1', properties: ipConfig }] },
+    });
+    const vm = await w.ok('PUT', `${rgPath('Microsoft.Compute/virtualMachines', 'vm')}?${VM}`, {
+      location: 'westus',
+      identity: { type: 'SystemAssigned, UserAssigned', userAssignedIdentities: { [uai.id]: {} } },
+      properties: { hardwareProfile: { vmSize: 'Standard_B1s' }, networkProfile: { networkInterfaces: [{ id: rgPath('Microsoft.Network/networkInterfaces', 'nic') }] } },
+    });
+    return { ...w, uai, vm };
+  }
+  const detach = (w) => w.ok('PATCH', `${w.vm.id}?${VM}`, { identity: { type: 'SystemAssigned', userAssignedIdentities: null } });
+
+  it('in memory: an identity detached through Resource Manager stops at the next request; so does a deleted VM', async () => {
+    // No `azsim env --vm` for an in-memory store: the VM is bound to this process's address.
+    const w = await vmWithIdentities('snap-mem-rg', { inMemory: true, vnetPrefix: '127.0.0.0/16', address: '127.0.0.1' });
+    const url = (query) => `${w.s.urls.imds}${TOKEN_PATH}?api-version=2018-02-01&resource=${VAULT}${query}`;
+    const byClientId = `&client_id=${w.uai.properties.clientId}`;
+    const first = await get(url(byClientId));
+    assert.equal(first.status, 200, first.text);
+    assert.equal(armLib.claimsOf(first.json().access_token).oid, w.uai.properties.principalId);
+    const again = await get(url(byClientId));
+    assert.equal(again.text, first.text, 'the same answer');
+    assert.equal((await get(url(''))).status, 200);
+
+    await detach(w);
+    const detached = await get(url(byClientId));
+    assert.equal(detached.status, 400, detached.text);
+    assert.equal(detached.json().error_description, 'Identity not found');
+    const system = await get(url(''));
+    assert.equal(armLib.claimsOf(system.json().access_token).oid, w.vm.identity.principalId);
+
+    await w.ok('DELETE', `${w.vm.id}?${VM}`);
+    const gone = await get(url(''));
+    assert.equal(gone.status, 400, gone.text);
+    assert.equal(gone.json().error_description, 'Identity not found');
+  });
+
+  it('on disk: a change another process commits to the store stops the identity at the next request', async () => {
+    const w = await vmWithIdentities('snap-disk-rg');
+    const env = az.run(['env', '--vm', 'vm', '--format', 'json', '--data-dir', w.s.dataDir]);
+    assert.equal(env.code, 0, env.stderr);
+    const base = JSON.parse(env.stdout).AZURE_POD_IDENTITY_AUTHORITY_HOST;
+    const url = `${base}${TOKEN_PATH}?api-version=2018-02-01&resource=${VAULT}&client_id=${w.uai.properties.clientId}`;
+    const first = await get(url);
+    assert.equal(first.status, 200, first.text);
+    assert.equal((await get(url)).text, first.text, 'the same answer');
+
+    // The sqlite3 shell, another process, detaches the identity in the VM's stored resource.
+    const [attached] = Object.keys(w.vm.identity.userAssignedIdentities);
+    const sql = `UPDATE resources SET body = json_remove(body, '$.identity.userAssignedIdentities."${attached}"') WHERE id = '${w.vm.id}';`;
+    const r = spawnSync('sqlite3', [`${w.s.dataDir}/azsim.db`, sql], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const detached = await get(url);
+    assert.equal(detached.status, 400, detached.text);
+    assert.equal(detached.json().error_description, 'Identity not found');
+  });
+
+  it('sign-ins keep working when Entra ID closes the connections IMDS keeps open, and with more at once than it keeps', async () => {
+    const w = await vmWithIdentities('snap-idle-rg', { args: ['--idle-timeout', '1'] });
+    const env = az.run(['env', '--vm', 'vm', '--format', 'json', '--data-dir', w.s.dataDir]);
+    assert.equal(env.code, 0, env.stderr);
+    const base = JSON.parse(env.stdout).AZURE_POD_IDENTITY_AUTHORITY_HOST;
+    // Each resource is a sign-in of its own (answers are cached per resource).
+    const signIn = (n) => get(`${base}${TOKEN_PATH}?api-version=2018-02-01&resource=${encodeURIComponent(`https://127.0.0.1:${n}`)}`);
+    for (const n of [1001, 1002]) assert.equal((await signIn(n)).status, 200);
+    await az.sleep(2500); // past Entra ID's idle timeout: it closed them
+    for (const n of [1003, 1004]) {
+      const r = await signIn(n);
+      assert.equal(r.status, 200, r.text);
+    }
+    const burst = await Promise.all([2001, 2002, 2003, 2004, 2005, 2006, 2007, 2008, 2009, 2010].map(signIn));
+    for (const r of burst) assert.equal(r.status, 200, r.text);
+    for (const n of [3001, 3002]) assert.equal((await signIn(n)).status, 200);
   });
 });
 

@@ -464,6 +464,77 @@ static void test_key_pem_round_trip(void **state)
     token_key_free(NULL);
 }
 
+/* The signature `k` makes over "{}" verifies with `verifier`'s certificate. */
+static bool signs_for(const struct token_key *k, const struct token_key *verifier)
+{
+    char *jwt = token_sign(k, "{}", 2);
+    assert_non_null(jwt);
+    struct arena *a = arena_new();
+    struct jwt t;
+    const char *reason = NULL;
+    assert_int_equal(jwt_parse(a, jwt, &t, &reason), 0);
+    bool ok = jwt_verify_signature(&t, verifier, TOKEN_RS256, &reason) == 0;
+    jwt_release(&t);
+    arena_free(a);
+    free(jwt);
+    return ok;
+}
+
+/* A private key PEM in the traditional "BEGIN RSA PRIVATE KEY" form. */
+static char *traditional_pem(EVP_PKEY *key)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PrivateKey_traditional(b, key, NULL, NULL, 0, NULL, NULL), 1);
+    char *data;
+    long n = BIO_get_mem_data(b, &data);
+    char *text = xstrndup(data, (size_t)n);
+    BIO_free(b);
+    assert_non_null(strstr(text, "-----BEGIN RSA PRIVATE KEY-----"));
+    return text;
+}
+
+/* IMDS's signing keys: named after the certificate, whose DER is hashed, not parsed. */
+static void test_signing_key_from_pem(void **state)
+{
+    struct fixture *fx = *state;
+    struct token_key *k = NULL;
+    assert_int_equal(token_signing_key_from_pem(fx->aad_cert, fx->aad_key, &k), 0);
+    assert_string_equal(token_key_kid(k), token_key_kid(fx->aad));
+    assert_string_equal(token_key_x5t_s256(k), token_key_x5t_s256(fx->aad));
+    assert_string_equal(token_key_sha1_hex(k), token_key_sha1_hex(fx->aad));
+    assert_string_equal(token_key_x5c(k), token_key_x5c(fx->aad));
+    assert_true(signs_for(k, fx->aad));
+    token_key_free(k);
+
+    /* Keys in other PEM forms are read the generic way, by both readers. */
+    char *traditional = traditional_pem(fx->aad_priv);
+    assert_int_equal(token_signing_key_from_pem(fx->aad_cert, traditional, &k), 0);
+    assert_true(signs_for(k, fx->aad));
+    token_key_free(k);
+    assert_int_equal(token_key_from_pem(fx->aad_cert, traditional, &k), 0);
+    assert_true(signs_for(k, fx->aad));
+    token_key_free(k);
+    free(traditional);
+
+    /* Nothing checks that key and certificate belong together: the signature is named after
+     * the certificate, and whoever holds it refuses it (Entra ID refuses the assertion). */
+    assert_int_equal(token_signing_key_from_pem(fx->aad_cert, fx->other_key, &k), 0);
+    assert_string_equal(token_key_kid(k), token_key_kid(fx->aad));
+    assert_false(signs_for(k, fx->aad));
+    assert_true(signs_for(k, fx->other));
+    token_key_free(k);
+
+    k = (struct token_key *)fx; /* any non-NULL value: a refusal must clear *out */
+    assert_int_equal(token_signing_key_from_pem("not a certificate", fx->aad_key, &k), AZ_EINVAL);
+    assert_null(k);
+    assert_int_equal(token_signing_key_from_pem(fx->aad_key, fx->aad_key, &k), AZ_EINVAL);
+    assert_null(k);
+    assert_int_equal(token_signing_key_from_pem(fx->aad_cert, "not a key", &k), AZ_EINVAL);
+    assert_null(k);
+    assert_int_equal(token_signing_key_from_pem(fx->aad_cert, fx->aad_cert, &k), AZ_EINVAL);
+    assert_null(k);
+}
+
 static void test_key_from_der(void **state)
 {
     struct fixture *fx = *state;
@@ -1145,6 +1216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_key_names),
         T(test_key_pem_round_trip),
+        T(test_signing_key_from_pem),
         T(test_key_from_der),
         T(test_key_jwk),
         T(test_sign_shape_and_independent_verify),

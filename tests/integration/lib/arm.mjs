@@ -130,13 +130,13 @@ export async function runArmClient(scenario, env, { timeoutMs = CHILD_TIMEOUT_MS
 export { okResult as okStep } from './aad.mjs';
 
 /**
- * A file-backed server to build on as the admin: {s, info, admin (an ARM token), sub, rg (the id
- * of group `group`, created), ok(method, path, body) (an ARM request that must succeed; resolves
- * its JSON or null)}. With `vnetPrefix` ("10.50.0.0/16") the group also holds virtual network
- * `vnet` whose subnet `default` is the first /24 of it.
+ * A file-backed server (in memory with `inMemory`) to build on as the admin: {s, info, admin (an
+ * ARM token), sub, rg (the id of group `group`, created), ok(method, path, body) (an ARM request
+ * that must succeed; resolves its JSON or null)}. With `vnetPrefix` ("10.50.0.0/16") the group
+ * also holds virtual network `vnet` whose subnet `default` is the first /24 of it.
  */
-export async function adminWorkspace(group, { vnetPrefix, args } = {}) {
-  const s = await az.start({ inMemory: false, args });
+export async function adminWorkspace(group, { vnetPrefix, args, inMemory = false } = {}) {
+  const s = await az.start({ inMemory, args });
   const info = JSON.parse(az.run(['info', '--json', '--data-dir', s.dataDir]).stdout);
   const admin = (await appToken(s, info.tenantId, info.clientId, info.clientSecret)).token;
   const sub = `/subscriptions/${info.subscriptionId}`;
