@@ -44,6 +44,20 @@ const char *http_headers_get(const struct http_headers *h, const char *name)
     return NULL;
 }
 
+const char *http_body(struct http_request *req)
+{
+    if (!req->body) {
+        char *flat = arena_alloc(req->arena, req->body_len + 1);
+        size_t at = 0;
+        for (size_t i = 0; i < req->body_npieces; i++) {
+            memcpy(flat + at, req->body_pieces[i].data, req->body_pieces[i].len);
+            at += req->body_pieces[i].len;
+        }
+        req->body = flat;
+    }
+    return req->body;
+}
+
 const char *http_header(const struct http_request *req, const char *name)
 {
     return http_headers_get(&req->headers, name);

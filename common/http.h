@@ -39,6 +39,15 @@ struct http_headers {
     size_t len, cap;
 };
 
+/* Part of a request body, in the server's buffers. */
+struct http_body_piece {
+    const char *data;
+    size_t len;
+};
+
+/* Bodies of this size or more reach the handlers of a module with `body_pieces` in pieces. */
+#define HTTP_BODY_PIECES_MIN (1024 * 1024)
+
 struct http_request {
     struct arena *arena;
     const struct module *module;
@@ -56,8 +65,12 @@ struct http_request {
     bool malformed_query;        /* the query did not decode: dispatch answers 400 */
     struct http_headers headers; /* request headers, in order */
     const char *host;            /* Host header (or absolute-form host), or "" */
-    const char *body;            /* NUL-terminated for convenience; may contain NULs */
+    const char *body; /* NUL-terminated for convenience; may contain NULs; NULL while in pieces */
     size_t body_len;
+    /* A large body of a module that takes bodies in pieces (module.h), in order; valid as long
+     * as the request. */
+    const struct http_body_piece *body_pieces;
+    size_t body_npieces;
     const char *peer; /* "address:port" of the client */
     bool tls;
     const struct frontdoor_origin *front_door; /* set when the request came through the proxy */
@@ -110,6 +123,9 @@ int http_form_decode(struct arena *a, const char *text, size_t len, struct http_
 /* First value of `name` (case-insensitive), or NULL. */
 const char *http_headers_get(const struct http_headers *h, const char *name);
 
+/* The body in one piece: `body`, or the pieces copied into the arena the first time. */
+const char *http_body(struct http_request *req);
+
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
 const char *http_param(const struct http_request *req, const char *name);
@@ -120,9 +136,10 @@ void http_set_header(struct http_request *req, const char *name, const char *val
 /* Reply with a body (copied). Returns 0. Replying twice is a programming error. */
 int http_reply(struct http_request *req, int status, const char *content_type, const void *body,
                size_t len);
-/* Reply with `length` bytes of the open file `fd` from `offset`, sent a piece at a time as the
- * client takes them, so memory stays flat whatever the size (blob downloads). The server owns
- * and closes `fd` from here on. Returns 0. */
+/* Reply with `length` bytes of the open file `fd` from `offset`, sent by the kernel from the
+ * file over plain http (sendfile), a piece at a time as the client takes them over TLS, so memory
+ * stays flat whatever the size (blob downloads). The server owns and closes `fd` from here on.
+ * Returns 0. */
 int http_reply_file(struct http_request *req, int status, const char *content_type, int fd,
                     int64_t offset, int64_t length);
 /* Reply with the writer's JSON document as application/json; charset=utf-8. Returns 0. */
@@ -149,6 +166,14 @@ void http_dispatch(struct http_request *req);
  */
 void http_defer(struct http_request *req);
 void http_resume(struct http_request *req);
+
+/*
+ * Call fn(arg) once on the request's thread, after the other requests its event loop has in hand
+ * in this turn: how deferred requests of one turn are answered together (a group commit of
+ * blob writes). Returns 0, or AZ_EIO when the request has no event loop (unit tests, seeding)
+ * or fn cannot be scheduled. The server implements it (server.c).
+ */
+int http_after_turn(struct http_request *req, void (*fn)(void *arg), void *arg);
 
 /* Error renderers for the wire formats Azure services use. */
 void http_render_json_error(struct http_request *req, int status, const char *code,

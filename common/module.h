@@ -38,6 +38,9 @@ struct module {
     bool tls;          /* HTTPS listener (all but IMDS, plain HTTP in Azure, and Azurite's) */
     uint16_t default_port;
     size_t max_body; /* request bodies above this get 413 */
+    /* Bodies of HTTP_BODY_PIECES_MIN or more stay where the server received them: handlers see
+     * them as req->body_pieces, and read them through http_body() when they need one piece. */
+    bool body_pieces;
     module_error_renderer render_error;
     const struct route *routes;
     size_t nroutes;

@@ -6,7 +6,10 @@
  * goes through one generic callback; PATCH must be allowed explicitly; a TLS listener gets its
  * bufferevents from evhttp_set_bevcb with fd -1 (evhttp sets the fd after accepting); Nagle's
  * algorithm against delayed ACKs collapses keep-alive HTTPS throughput, so listeners set
- * TCP_NODELAY, which accepted sockets inherit on Linux.
+ * TCP_NODELAY, which accepted sockets inherit on Linux. A request arrives with its whole body
+ * read (2.1 has no callback for a body as it comes), so large bodies are handed on in
+ * libevent's own pieces rather than copied; a file segment is sent with sendfile only from an
+ * evbuffer flagged EVBUFFER_FLAG_DRAINS_TO_FD, and is read into memory otherwise.
  */
 #include "server.h"
 
@@ -30,10 +33,12 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <event2/util.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,6 +48,7 @@
 #define DRAIN_TICK_MS 20
 #define ACCEPT_PAUSE_MS 100 /* out of descriptors: how long accepting rests before a retry */
 #define SERVER_MAX_THREADS 8
+#define TRIM_INTERVAL_MS 250
 
 struct listener {
     const struct module *module;
@@ -107,7 +113,20 @@ static void read_request(struct listener *l, struct http_request *req, struct ev
 
     struct evbuffer *body = evhttp_request_get_input_buffer(evreq);
     size_t n = evbuffer_get_length(body);
-    if (n > 0) {
+    if (n >= HTTP_BODY_PIECES_MIN && l->module->body_pieces) {
+        /* Left where libevent received it, for the handler to pass on (a blob upload to its
+         * file): a copy would hold the body twice, and glibc keeps what a thread frees. */
+        int count = evbuffer_peek(body, -1, NULL, NULL, 0);
+        struct evbuffer_iovec *vec = arena_alloc(req->arena, (size_t)count * sizeof(*vec));
+        struct http_body_piece *pieces = arena_alloc(req->arena, (size_t)count * sizeof(*pieces));
+        evbuffer_peek(body, -1, NULL, vec, count);
+        for (int i = 0; i < count; i++)
+            pieces[i] = (struct http_body_piece){vec[i].iov_base, vec[i].iov_len};
+        req->body = NULL;
+        req->body_len = n;
+        req->body_pieces = pieces;
+        req->body_npieces = (size_t)count;
+    } else if (n > 0) {
         char *copy = arena_alloc(req->arena, n + 1);
         evbuffer_remove(body, copy, n);
         req->body = copy;
@@ -142,7 +161,8 @@ static bool wants_close(const struct http_request *req)
 
 #define FILE_CHUNK (256 * 1024)
 
-/* A file being sent: the next piece is read when the last one has left. */
+/* A file being sent: over plain http in one sendfile segment, over TLS a piece at a time, the
+ * next read when the last one has left. */
 struct file_reply {
     struct listener *l;
     struct evhttp_request *evreq;
@@ -164,11 +184,45 @@ static void file_reply_end(struct file_reply *f, bool sent)
 
 static void send_next_piece(struct evhttp_connection *conn, void *arg);
 
-/* The client left mid-file: libevent frees the request; what is ours goes. */
+/* The connection goes mid-file. When the client left, libevent has detached the unfinished
+ * request from it and leaves it to us: ending the reply frees it. When the server is stopping,
+ * the connection still holds the request and frees it itself. */
 static void file_reply_abandoned(struct evhttp_connection *conn, void *arg)
 {
     (void)conn;
-    file_reply_end(arg, false);
+    struct file_reply *f = arg;
+    struct evhttp_request *evreq = f->evreq;
+    bool detached = evhttp_request_get_connection(evreq) == NULL;
+    file_reply_end(f, false);
+    if (detached)
+        evhttp_send_reply_end(evreq);
+}
+
+/* Plain http: the rest of the file goes as one segment that the kernel copies to the socket
+ * itself (sendfile), never through memory. The segment holds a descriptor of its own, closed
+ * when libevent is done with it, even if the client leaves first. false: send it in pieces. */
+static bool send_rest_by_sendfile(struct file_reply *f)
+{
+    int fd = dup(f->fd);
+    struct evbuffer_file_segment *seg =
+        fd >= 0 ? evbuffer_file_segment_new(fd, f->offset, f->left, EVBUF_FS_CLOSE_ON_FREE) : NULL;
+    if (!seg) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    /* Bound for a socket: libevent keeps the segment a sendfile instead of reading it in. */
+    evbuffer_set_flags(buf, EVBUFFER_FLAG_DRAINS_TO_FD);
+    int rc = evbuffer_add_file_segment(buf, seg, 0, f->left);
+    evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
+    if (rc == 0) {
+        f->offset += f->left;
+        f->left = 0;
+        evhttp_send_reply_chunk_with_cb(f->evreq, buf, send_next_piece, f);
+    }
+    evbuffer_free(buf);
+    return rc == 0;
 }
 
 static void send_next_piece(struct evhttp_connection *conn, void *arg)
@@ -179,6 +233,8 @@ static void send_next_piece(struct evhttp_connection *conn, void *arg)
         file_reply_end(f, true);
         return;
     }
+    if (!f->l->module->tls && send_rest_by_sendfile(f))
+        return;
     size_t n = f->left < FILE_CHUNK ? (size_t)f->left : FILE_CHUNK;
     char *piece = xmalloc(n);
     ssize_t got = pread(f->fd, piece, n, f->offset);
@@ -302,10 +358,29 @@ static const char *logged_path(struct http_request *req)
                         at + strlen(secret));
 }
 
+/* Hand the memory threads freed back to the system, at most every TRIM_INTERVAL_MS (each time
+ * costs the next uploads fresh pages). glibc keeps what a thread frees for that thread, so every
+ * thread would otherwise hold on to its largest uploads for good. */
+static void give_memory_back(void)
+{
+    static _Atomic int64_t last_ms;
+    int64_t now = clock_mono_ms();
+    if (now - last_ms < TRIM_INTERVAL_MS)
+        return;
+    last_ms = now;
+    malloc_trim(0);
+}
+
 static void finish(struct exchange *x)
 {
     struct listener *l = x->l;
     struct http_request *req = &x->req;
+    /* A body left in pieces is large, and done with: its memory goes (give_memory_back). */
+    bool give_back = req->body_pieces != NULL;
+    if (give_back) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(x->evreq);
+        evbuffer_drain(in, evbuffer_get_length(in));
+    }
     write_response(l, x->evreq, req);
     log_access(&(struct log_access){
         .module = l->module->name,
@@ -322,6 +397,8 @@ static void finish(struct exchange *x)
     });
     http_request_release(req);
     arena_free(x->arena);
+    if (give_back)
+        give_memory_back();
 }
 
 /* A deferred request's answer is ready (http_resume). */
@@ -364,6 +441,35 @@ static void on_request(struct evhttp_request *evreq, void *arg)
         return;
     }
     finish(x);
+}
+
+/* http_after_turn: libevent runs an event activated now after those already active this turn. */
+struct after_turn {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static void run_after_turn(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct after_turn t = *(struct after_turn *)arg;
+    free(arg);
+    t.fn(t.arg);
+}
+
+int http_after_turn(struct http_request *req, void (*fn)(void *arg), void *arg)
+{
+    if (!req->loop)
+        return AZ_EIO;
+    struct after_turn *t = xmalloc(sizeof(*t));
+    *t = (struct after_turn){fn, arg};
+    /* A timeout event without a time is activated at once rather than timed. */
+    if (event_base_once(req->loop, -1, EV_TIMEOUT, run_after_turn, t, NULL) != 0) {
+        free(t);
+        return AZ_EIO;
+    }
+    return 0;
 }
 
 /* ---- TLS ------------------------------------------------------------------------------------ */
@@ -615,7 +721,15 @@ static int listener_new(struct server *s, const struct module *m,
     l->module = m;
     l->server = s;
     *out = l;
-    l->base = event_base_new();
+    /* With the changelist, the read-off/write-on/write-off/read-on churn of every keep-alive
+     * exchange is one epoll_ctl per loop turn instead of one per change (no descriptor here is
+     * a dup() of a socket, which the changelist would confuse). */
+    struct event_config *ev_cfg = event_config_new();
+    if (!ev_cfg)
+        return AZ_EIO;
+    event_config_set_flag(ev_cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    l->base = event_base_new_with_config(ev_cfg);
+    event_config_free(ev_cfg);
     if (!l->base)
         return AZ_EIO;
     l->http = evhttp_new(l->base);

@@ -318,6 +318,41 @@ const struct store_migration store_schema[] = {
      "  created_at INTEGER NOT NULL"
      ");"
      "CREATE INDEX deployments_by_scope ON deployments(scope);"},
+    /* Small blobs keep their content in their row (storage/blobs.c, BLOB_INLINE_MAX): a PUT of
+     * a few KiB is then one row written, not a file created and another unlinked. `file` loses
+     * its NOT NULL, which SQLite can only do by rebuilding the table; rows written before keep
+     * their files. Exactly one of file and content names the content. */
+    {"blob inline content",
+     "CREATE TABLE blobs_inline ("
+     "  account        TEXT NOT NULL COLLATE NOCASE,"
+     "  container      TEXT NOT NULL,"
+     "  name           TEXT NOT NULL,"
+     "  file           TEXT," /* the content, under <data-dir>/blobs; NULL when inline */
+     "  size           INTEGER NOT NULL,"
+     "  md5            TEXT NOT NULL,"
+     "  properties     TEXT NOT NULL DEFAULT '{}',"
+     "  metadata       TEXT NOT NULL DEFAULT '{}',"
+     "  etag           TEXT NOT NULL,"
+     "  created        INTEGER NOT NULL,"
+     "  modified       INTEGER NOT NULL,"
+     "  lease_id       TEXT,"
+     "  lease_duration INTEGER,"
+     "  lease_ends     INTEGER,"
+     "  lease_broken   INTEGER NOT NULL DEFAULT 0,"
+     "  content        BLOB," /* last: reading the other columns leaves its pages alone */
+     "  PRIMARY KEY (account, container, name),"
+     "  CHECK ((file IS NULL) <> (content IS NULL))"
+     ");"
+     "INSERT INTO blobs_inline(account, container, name, file, size, md5, properties, metadata, "
+     "  etag, created, modified, lease_id, lease_duration, lease_ends, lease_broken) "
+     "SELECT account, container, name, file, size, md5, properties, metadata, etag, created, "
+     "  modified, lease_id, lease_duration, lease_ends, lease_broken FROM blobs;"
+     "DROP TABLE blobs;"
+     "ALTER TABLE blobs_inline RENAME TO blobs;"
+     "CREATE INDEX blobs_by_file ON blobs(file);"},
+    /* Every Blob Storage request finds its account by name (storage/storage.c): without this it
+     * read every resource of every type. */
+    {"resources by name", "CREATE INDEX resources_by_name ON resources(name);"},
 };
 const size_t store_schema_len = sizeof(store_schema) / sizeof(store_schema[0]);
 

@@ -77,7 +77,7 @@ static int fail_xml(struct http_request *req, const char *detail)
 /* The <SignedIdentifiers> of the body as a JSON array; NULL when it failed the request. */
 static const char *parse_policies(struct http_request *req)
 {
-    const char *body = req->body ? req->body : "";
+    const char *body = http_body(req);
     struct xml_span doc = {body, body + req->body_len}, list = {body, body}, item;
     struct json_writer *w = json_writer_new();
     jw_array_open(w);

@@ -4,12 +4,15 @@
  * get whole or a range; properties; metadata; delete; list with prefix, delimiter and markers),
  * with ETags, conditional requests and leases (leases.c); and copies within the account.
  *
- * Content lives in files under <data-dir>/blobs, written whole before the row naming them is
- * committed, so an acknowledged write survives a crash, and read back a piece at a time as the
- * client takes it (http_reply_file), so a download's size does not show in memory. Each operation
- * is authorized first (storage.c): containers by the ARM actions
- * …/blobServices/containers/read|write|delete, blobs by the data actions
- * …/containers/blobs/read|write|delete.
+ * Content up to BLOB_INLINE_MAX uploaded in one PUT lives in the blob's row: a small write is one
+ * row committed, a small read one row read. Larger content, and content committed from blocks,
+ * lives in files under <data-dir>/blobs, written whole before the row naming them is committed,
+ * so an acknowledged write survives a crash, and sent back from the file as the client takes it
+ * (http_reply_file), so a download's size does not show in memory. Uploads in one PUT are
+ * committed in groups, one transaction for those a thread reads in a turn of its event loop, and
+ * answered once it has committed (commit_turn). Each operation is authorized first (storage.c):
+ * containers by the ARM actions …/blobServices/containers/read|write|delete, blobs by the data
+ * actions …/containers/blobs/read|write|delete.
  */
 #include "storage/storage.h"
 #include "storage/xml.h"
@@ -25,16 +28,20 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define BLOBS "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 #define CONTAINERS "Microsoft.Storage/storageAccounts/blobServices/containers"
 #define PAGE_MAX 5000
 #define COPY_CHUNK (1 << 20)
+/* The largest content kept in the row: a few pages of the store, read with the row. */
+#define BLOB_INLINE_MAX (64 * 1024)
 
 /* HTTP headers that are a blob's properties, and their stored names. */
 static const char *const blob_headers[][2] = {
@@ -102,13 +109,68 @@ static const char *content_dir(struct http_request *req)
     return dir;
 }
 
+/* The request body as pieces: those the server left it in, or the flat body as one. */
+static size_t body_pieces(struct http_request *req, const struct http_body_piece **out)
+{
+    if (!req->body) {
+        *out = req->body_pieces;
+        return req->body_npieces;
+    }
+    struct http_body_piece *whole = arena_alloc(req->arena, sizeof(*whole));
+    *whole = (struct http_body_piece){req->body, req->body_len};
+    *out = whole;
+    return 1;
+}
+
+/* Write `len` bytes at `data` to `fd`: false on an error. */
+static bool write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Write the pieces to `fd`, many to a system call: false on an error. */
+static bool write_pieces(int fd, const struct http_body_piece *p, size_t n)
+{
+    struct iovec v[64];
+    while (n > 0) {
+        size_t k = n < ARRAY_SIZE(v) ? n : ARRAY_SIZE(v);
+        for (size_t i = 0; i < k; i++)
+            v[i] = (struct iovec){(void *)p[i].data, p[i].len};
+        ssize_t got = writev(fd, v, (int)k);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return false;
+        /* Past what went whole; a piece cut short is finished on its own. */
+        size_t done = (size_t)got, i = 0;
+        for (; i < k && done >= p[i].len; i++)
+            done -= p[i].len;
+        if (i < k && !write_all(fd, p[i].data + done, p[i].len - done))
+            return false;
+        if (i < k)
+            i++;
+        p += i;
+        n -= i;
+    }
+    return true;
+}
+
 /*
- * Write `data` to a new content file; its name (relative to content_dir) or NULL. Content is
- * not fsynced, as the store's commits are not (WAL, synchronous=NORMAL): what was acknowledged
- * survives azsim being killed, not the machine losing power — the trade every local emulator
- * makes, and what lets a PUT cost a write instead of a disk flush.
+ * Write the request body to a new content file; its name (relative to content_dir) or NULL.
+ * Content is not fsynced, as the store's commits are not (WAL, synchronous=NORMAL): what was
+ * acknowledged survives azsim being killed, not the machine losing power — the trade every local
+ * emulator makes, and what lets a PUT cost a write instead of a disk flush.
  */
-static const char *write_content(struct http_request *req, const void *data, size_t len)
+static const char *write_body(struct http_request *req)
 {
     char id[37];
     uuid_v4(id);
@@ -117,17 +179,10 @@ static const char *write_content(struct http_request *req, const void *data, siz
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return NULL;
-    const char *p = data;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, p + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        done += (size_t)n;
-    }
-    if (close(fd) != 0 || done < len) {
+    const struct http_body_piece *pieces;
+    size_t n = body_pieces(req, &pieces);
+    bool ok = write_pieces(fd, pieces, n);
+    if (close(fd) != 0 || !ok) {
         unlink(path);
         return NULL;
     }
@@ -140,12 +195,20 @@ static void remove_content(struct http_request *req, const char *file)
         unlink(arena_printf(req->arena, "%s/%s", content_dir(req), file));
 }
 
-static const char *md5_base64(struct http_request *req, const void *data, size_t len)
+/* The request body's MD5, in base64 as Content-MD5 carries it. */
+static const char *body_md5(struct http_request *req)
 {
+    const struct http_body_piece *pieces;
+    size_t n = body_pieces(req, &pieces);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+    for (size_t i = 0; i < n; i++)
+        EVP_DigestUpdate(ctx, pieces[i].data, pieces[i].len);
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
-    return base64_encode(req->arena, md, n);
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    return base64_encode(req->arena, md, len);
 }
 
 /* A listing's <Metadata> from a row's stored metadata. */
@@ -293,9 +356,9 @@ int blob_remove_container(struct store *s, const char *data_dir, const char *acc
      * files nothing names, which the next start sweeps away (blob_sweep_content). */
     struct store_stmt *st;
     if (store_prepare(s,
-                      "SELECT file FROM blobs WHERE account = ?1 AND container = ?2 "
-                      "UNION ALL SELECT file FROM blob_blocks WHERE account = ?1 AND "
-                      "container = ?2",
+                      "SELECT file FROM blobs WHERE account = ?1 AND container = ?2 AND "
+                      "file IS NOT NULL UNION ALL SELECT file FROM blob_blocks WHERE "
+                      "account = ?1 AND container = ?2",
                       &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, account);
@@ -477,27 +540,50 @@ int blob_list_containers(struct http_request *req)
 /* ---- blobs ------------------------------------------------------------------------ */
 
 struct blob_row {
-    const char *file, *md5, *properties, *metadata, *etag, *lease_id;
+    const char *file; /* NULL when the content is inline */
+    const char *md5, *properties, *metadata, *etag, *lease_id;
     int64_t size, created, modified, lease_duration, lease_ends;
     bool lease_broken;
+    const void *content; /* inline content, when asked for (find_blob) */
 };
 
-/* The request's blob: 0, AZ_ENOTFOUND or AZ_ESTORE. */
-static int find_blob(struct http_request *req, struct blob_row *out)
+/* What find_blob reads: the row, the row with its inline content, or (for a write) the row if
+ * there is one in a container that must exist. */
+enum blob_lookup { BLOB_ROW, BLOB_CONTENT, BLOB_IN_CONTAINER };
+
+#define BLOB_COLUMNS                                                                               \
+    "b.file, b.md5, b.properties, b.metadata, b.etag, b.size, b.created, b.modified, "             \
+    "b.lease_id, coalesce(b.lease_duration, -1), coalesce(b.lease_ends, 0), b.lease_broken"
+#define BLOB_KEY "b.account = ?1 AND b.container = ?2 AND b.name = ?3"
+
+static const char *const lookup_sql[] = {
+    [BLOB_ROW] = "SELECT " BLOB_COLUMNS " FROM blobs b WHERE " BLOB_KEY,
+    [BLOB_CONTENT] = "SELECT " BLOB_COLUMNS ", b.content FROM blobs b WHERE " BLOB_KEY,
+    /* One read for both of a write's lookups: no row without the container, a row of NULLs
+     * without the blob. */
+    [BLOB_IN_CONTAINER] = "SELECT " BLOB_COLUMNS ", b.etag IS NOT NULL FROM blob_containers c "
+                          "LEFT JOIN blobs b ON " BLOB_KEY " WHERE c.account = ?1 AND c.name = ?2",
+};
+
+/* The request's blob: 0, AZ_ENOTFOUND or AZ_ESTORE. BLOB_CONTENT reads inline content too
+ * (copied to the arena), in the same statement as the row it belongs to. BLOB_IN_CONTAINER
+ * answers AZ_ENOTFOUND only when the container is missing, and tells in *exists whether the
+ * blob is there. */
+static int find_blob(struct http_request *req, struct blob_row *out, enum blob_lookup lookup,
+                     bool *exists)
 {
     const struct blob_request *b = blob_request(req);
     struct store_stmt *st;
-    if (store_prepare(req->store,
-                      "SELECT file, md5, properties, metadata, etag, size, created, modified, "
-                      "lease_id, coalesce(lease_duration, -1), coalesce(lease_ends, 0), "
-                      "lease_broken FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3",
-                      &st) != 0)
+    if (store_prepare(req->store, lookup_sql[lookup], &st) != 0)
         return AZ_ESTORE;
     store_bind_text(st, 1, b->account);
     store_bind_text(st, 2, b->container);
     store_bind_text(st, 3, b->blob);
     int rc = store_step(st);
-    if (rc == 1) {
+    bool found = rc == 1 && (lookup != BLOB_IN_CONTAINER || store_column_int64(st, 12) != 0);
+    if (exists)
+        *exists = found;
+    if (found) {
         out->file = arena_strdup(req->arena, store_column_text(st, 0));
         out->md5 = arena_strdup(req->arena, store_column_text(st, 1));
         out->properties = arena_strdup(req->arena, store_column_text(st, 2));
@@ -506,11 +592,20 @@ static int find_blob(struct http_request *req, struct blob_row *out)
         out->size = store_column_int64(st, 5);
         out->created = store_column_int64(st, 6);
         out->modified = store_column_int64(st, 7);
-        out->lease_id =
-            store_column_text(st, 8) ? arena_strdup(req->arena, store_column_text(st, 8)) : NULL;
+        out->lease_id = arena_strdup(req->arena, store_column_text(st, 8));
         out->lease_duration = store_column_int64(st, 9);
         out->lease_ends = store_column_int64(st, 10);
         out->lease_broken = store_column_int64(st, 11) != 0;
+        out->content = NULL;
+        if (lookup == BLOB_CONTENT && !out->file) {
+            size_t n;
+            const void *data = store_column_blob(st, 12, &n);
+            void *copy = arena_alloc(req->arena, n);
+            if (n)
+                memcpy(copy, data, n);
+            out->content = copy;
+            out->size = (int64_t)n;
+        }
     }
     store_finalize(st);
     return rc == 1 ? 0 : rc == 0 ? AZ_ENOTFOUND : AZ_ESTORE;
@@ -571,79 +666,218 @@ static const char *properties_of(struct http_request *req)
     return text;
 }
 
-/* Store the request's blob with new content (already in `file`), replacing what was there (its
- * lease stays). Sets ETag and Last-Modified; 0, or the request failed. */
-static int store_blob(struct http_request *req, const char *file, int64_t size, const char *md5,
-                      const char *properties, const char *metadata, const struct blob_row *old)
+/*
+ * The blob service's threads (and both its listeners) commit blob rows one transaction at a
+ * time. Two of them writing at once would meet on the database's write lock, where SQLite's busy
+ * handler sleeps a millisecond or more before trying again, for a transaction that holds the lock
+ * for tens of microseconds; waiting here wakes the next writer as soon as the last one is done.
+ */
+static pthread_mutex_t row_writer = PTHREAD_MUTEX_INITIALIZER;
+
+/* New content of a blob: a file under content_dir, or inline bytes (file NULL). */
+struct blob_content {
+    const char *file;
+    const void *inline_data;
+    int64_t size;
+    const char *md5;
+};
+
+/* A blob row to write, and (once its transaction is over) what became of it. */
+struct blob_pending_put {
+    struct http_request *req;
+    struct blob_content c;
+    const char *properties, *metadata;
+    enum { PUT_WRITTEN, PUT_REFUSED, PUT_FAILED } outcome;
+    const char *etag;
+    int64_t modified;
+    const char *replaced; /* the file of the content the row had, to remove once committed */
+    struct blob_pending_put *next;
+};
+
+static int check_write(struct http_request *req, const struct blob_row *row, bool exists);
+
+/*
+ * Write `p`'s row, replacing what was there (its lease and creation time stay), in the caller's
+ * transaction, if what begin_write checked still holds there (another write may have come
+ * between): then a conditional write is decided against the row it replaces, and the file that
+ * row named is exactly the one to remove. 0, AZ_EREPLIED (the request failed: the container, its
+ * lease or its conditions), or AZ_ESTORE.
+ */
+static int write_row(struct store *s, struct blob_pending_put *p)
 {
+    struct http_request *req = p->req;
     const struct blob_request *b = blob_request(req);
-    const char *etag = blob_new_etag(req);
-    int64_t now = clock_now_ms();
-    int rc =
-        store_run(req->store,
-                  "INSERT INTO blobs(account, container, name, file, size, md5, properties, "
-                  "metadata, etag, created, modified) "
-                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-                  "ON CONFLICT(account, container, name) DO UPDATE SET file = excluded.file, "
-                  "size = excluded.size, md5 = excluded.md5, properties = excluded.properties, "
-                  "metadata = excluded.metadata, etag = excluded.etag, "
-                  "modified = excluded.modified",
-                  "ssssissssii", b->account, b->container, b->blob, file, size, md5, properties,
-                  metadata, etag, old ? old->created : now, now);
-    if (rc != 0) {
-        remove_content(req, file);
-        return blob_fail_store(req);
+    struct blob_row now;
+    bool exists;
+    int rc = find_blob(req, &now, BLOB_IN_CONTAINER, &exists);
+    if (rc == AZ_ENOTFOUND)
+        return blob_fail_no_container(req);
+    if (rc != 0)
+        return AZ_ESTORE;
+    if (check_write(req, &now, exists) != 0)
+        return AZ_EREPLIED;
+    p->replaced = exists ? now.file : NULL;
+    p->etag = blob_new_etag(req);
+    p->modified = clock_now_ms();
+    /* An empty inline content is a zero-length blob, not NULL: the pointer must not be NULL. */
+    const struct blob_content *c = &p->c;
+    const void *data = c->file ? NULL : c->inline_data ? c->inline_data : "";
+    return store_run(
+        s,
+        "INSERT INTO blobs(account, container, name, file, content, size, md5, properties, "
+        "metadata, etag, created, modified) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
+        "ON CONFLICT(account, container, name) DO UPDATE SET file = excluded.file, "
+        "content = excluded.content, size = excluded.size, md5 = excluded.md5, "
+        "properties = excluded.properties, metadata = excluded.metadata, etag = excluded.etag, "
+        "modified = excluded.modified",
+        "ssssbissssi", b->account, b->container, b->blob, c->file, data,
+        c->file ? (size_t)0 : (size_t)c->size, c->size, c->md5, p->properties, p->metadata, p->etag,
+        p->modified);
+}
+
+/* Write the rows of the list `batch` in one transaction, those whose checks still hold: all of
+ * them, or (the store failing) none. (BEGIN and COMMIT go through store_run, which keeps their
+ * statements prepared.) */
+static void write_rows(struct store *s, struct blob_pending_put *batch)
+{
+    pthread_mutex_lock(&row_writer);
+    int rc = store_run(s, "BEGIN IMMEDIATE", "");
+    for (struct blob_pending_put *p = batch; p; p = p->next) {
+        int written = rc == 0 ? write_row(s, p) : rc;
+        p->outcome = written == AZ_EREPLIED ? PUT_REFUSED : PUT_WRITTEN;
+        if (written != 0 && written != AZ_EREPLIED)
+            rc = written;
     }
-    if (old)
-        remove_content(req, old->file);
-    http_set_header(req, "ETag", etag);
-    http_set_header(req, "Last-Modified", blob_http_date(req, now));
+    if (rc == 0)
+        rc = store_run(s, "COMMIT", "");
+    if (rc != 0)
+        store_rollback(s);
+    pthread_mutex_unlock(&row_writer);
+    for (struct blob_pending_put *p = batch; rc != 0 && p; p = p->next) {
+        if (p->outcome == PUT_WRITTEN)
+            p->outcome = PUT_FAILED;
+    }
+}
+
+/* After `p`'s write: the file its row no longer names goes (or its own, when it was not written),
+ * and the row's ETag and Last-Modified are answered. 0, or the request failed. */
+static int end_put(struct blob_pending_put *p)
+{
+    struct http_request *req = p->req;
+    if (p->outcome != PUT_WRITTEN) {
+        remove_content(req, p->c.file);
+        return p->outcome == PUT_REFUSED ? AZ_EREPLIED : blob_fail_store(req);
+    }
+    remove_content(req, p->replaced);
+    http_set_header(req, "ETag", p->etag);
+    http_set_header(req, "Last-Modified", blob_http_date(req, p->modified));
     return 0;
 }
 
-/* An upload's answer: 201 with the content's MD5. */
-static int save_blob(struct http_request *req, const char *file, int64_t size, const char *md5,
-                     const struct blob_row *old)
+/* Store the request's blob with new content `c` now, replacing what was there (its lease stays).
+ * Sets ETag and Last-Modified; 0, or the request failed. */
+static int store_blob(struct http_request *req, const struct blob_content *c,
+                      const char *properties, const char *metadata)
 {
-    if (store_blob(req, file, size, md5, properties_of(req), metadata_of(req), old) != 0)
-        return AZ_EREPLIED;
-    http_set_header(req, "Content-MD5", md5);
+    struct blob_pending_put p = {
+        .req = req, .c = *c, .properties = properties, .metadata = metadata};
+    write_rows(req->store, &p);
+    return end_put(&p);
+}
+
+/* An upload's answer: 201 with the content's MD5. */
+static int answer_upload(struct http_request *req, const struct blob_content *c)
+{
+    http_set_header(req, "Content-MD5", c->md5);
     http_set_header(req, "x-ms-request-server-encrypted", "true");
     return http_reply(req, 201, NULL, "", 0);
 }
 
-/* A write's common checks: authorized, the container exists, the conditions hold. */
+static int save_blob(struct http_request *req, const struct blob_content *c)
+{
+    if (store_blob(req, c, properties_of(req), metadata_of(req)) != 0)
+        return AZ_EREPLIED;
+    return answer_upload(req, c);
+}
+
+/*
+ * Group commit: the uploads a thread reads in one turn of its event loop are written in one
+ * transaction once the turn's other requests are handled, and answered after it has committed
+ * (nothing is acknowledged before its row is, so kill -9 loses no acknowledged write). The locks,
+ * WAL frames and hand-over between threads (row_writer) of a commit are paid once per turn
+ * instead of once per upload.
+ */
+static void commit_turn(void *arg)
+{
+    struct blob_state *st = arg;
+    struct blob_pending_put *batch = st->pending;
+    st->pending = NULL;
+    st->pending_tail = &st->pending;
+    write_rows(st->store, batch);
+    for (struct blob_pending_put *p = batch, *next; p; p = next) {
+        next = p->next; /* p lives in its request's arena, which the answer frees */
+        if (end_put(p) == 0)
+            answer_upload(p->req, &p->c);
+        http_resume(p->req);
+    }
+}
+
+/* Save an upload with its turn's group commit; now when the request has no event loop to wait
+ * on (seeding). */
+static int save_upload(struct http_request *req, const struct blob_content *c)
+{
+    struct blob_state *st = req->module_state;
+    if (!st || (!st->pending && http_after_turn(req, commit_turn, st) != 0))
+        return save_blob(req, c);
+    struct blob_pending_put *p = arena_alloc(req->arena, sizeof(*p));
+    *p = (struct blob_pending_put){
+        .req = req, .c = *c, .properties = properties_of(req), .metadata = metadata_of(req)};
+    *st->pending_tail = p;
+    st->pending_tail = &p->next;
+    http_defer(req);
+    return 0;
+}
+
+/* May the request's write replace `row` (`exists`, else create the blob): its lease and the
+ * request's conditions. 0, or the request failed. */
+static int check_write(struct http_request *req, const struct blob_row *row, bool exists)
+{
+    if (exists && blob_lease_check_row(req, row->lease_id, row->lease_duration, row->lease_ends,
+                                       row->lease_broken) != 0)
+        return AZ_EREPLIED;
+    return check_conditions(req, exists ? row : NULL, false);
+}
+
+/* A write's common checks, before its content is written anywhere: authorized, the container
+ * exists, the blob's lease and the conditions hold (write_row checks the last three again, in the
+ * transaction that writes the row). */
 static int begin_write(struct http_request *req, struct blob_row *old, bool *exists)
 {
-    const char *access;
     if (blob_authorize(req, true, BLOBS "/write", false) != 0)
         return AZ_EREPLIED;
-    int rc = blob_container_access(req, &access);
+    int rc = find_blob(req, old, BLOB_IN_CONTAINER, exists);
+    blob_end_snapshot(req); /* what follows writes */
     if (rc == AZ_ENOTFOUND)
         return blob_fail_no_container(req);
     if (rc != 0)
         return blob_fail_store(req);
-    rc = find_blob(req, old);
-    if (rc != 0 && rc != AZ_ENOTFOUND)
-        return blob_fail_store(req);
-    *exists = rc == 0;
-    if (*exists && blob_lease_check(req) != 0)
-        return AZ_EREPLIED;
-    return check_conditions(req, *exists ? old : NULL, false);
+    return check_write(req, old, *exists);
 }
 
 static int copy_blob(struct http_request *req);
 
-/* Find the blob the request names and, when `content`, open its content file (else *fd is -1).
- * A write replacing the blob unlinks the file of the row it replaced once it has committed, so a
- * file gone means a newer row: read again. A read racing a write gets the old content or the
- * new, as in Storage, never an error. 0, AZ_ENOTFOUND or AZ_ESTORE. */
+/* Find the blob the request names and, when `content`, its content: inline in the row
+ * (row->content), or its file opened (else *fd is -1). A write replacing the blob unlinks the
+ * file of the row it replaced once it has committed, so a file gone means a newer row: read
+ * again, outside the request's snapshot (storage.c). A read racing a write gets the old content
+ * or the new, as in Storage, never an error. 0, AZ_ENOTFOUND or AZ_ESTORE. */
 static int open_blob(struct http_request *req, struct blob_row *row, bool content, int *fd)
 {
     *fd = -1;
     for (int tries = 0; tries < 8; tries++) {
-        int rc = find_blob(req, row);
-        if (rc != 0 || !content)
+        int rc = find_blob(req, row, content ? BLOB_CONTENT : BLOB_ROW, NULL);
+        if (rc != 0 || !content || !row->file)
             return rc;
         *fd = open(arena_printf(req->arena, "%s/%s", content_dir(req), row->file),
                    O_RDONLY | O_CLOEXEC);
@@ -651,6 +885,7 @@ static int open_blob(struct http_request *req, struct blob_row *row, bool conten
             return 0;
         if (errno != ENOENT)
             return AZ_ESTORE;
+        blob_end_snapshot(req); /* the newer row is past the request's snapshot */
     }
     return AZ_ESTORE;
 }
@@ -669,16 +904,20 @@ int blob_put(struct http_request *req)
     bool exists;
     if (begin_write(req, &old, &exists) != 0)
         return AZ_EREPLIED;
-    const char *md5 = md5_base64(req, req->body ? req->body : "", req->body_len);
+    struct blob_content c = {.size = (int64_t)req->body_len, .md5 = body_md5(req)};
     const char *sent = http_header(req, "Content-MD5");
-    if (sent && strcmp(sent, md5) != 0)
+    if (sent && strcmp(sent, c.md5) != 0)
         return http_fail(req, 400, "Md5Mismatch",
                          "The MD5 value specified in the request did not match with the MD5 value "
                          "calculated by the server.");
-    const char *file = write_content(req, req->body, req->body_len);
-    if (!file)
-        return blob_fail_store(req);
-    return save_blob(req, file, (int64_t)req->body_len, md5, exists ? &old : NULL);
+    if (req->body_len <= BLOB_INLINE_MAX) {
+        c.inline_data = http_body(req);
+    } else {
+        c.file = write_body(req);
+        if (!c.file)
+            return blob_fail_store(req);
+    }
+    return save_upload(req, &c);
 }
 
 /* The source of a copy: a blob URL of this account, host- or path-style (a SAS on it is
@@ -688,6 +927,7 @@ static struct blob_request source_of(struct http_request *req, const char *url)
     const struct blob_request *b = blob_request(req);
     struct blob_request src = *b;
     src.container = src.blob = NULL;
+    src.snapshot = false; /* the request's own, ended with it */
     const char *p = strstr(url ? url : "", "://");
     if (!p)
         return src;
@@ -708,6 +948,29 @@ static struct blob_request source_of(struct http_request *req, const char *url)
     src.container = percent_decode(req->arena, path, clen, false, &n);
     src.blob = percent_decode(req->arena, rest, strcspn(rest, "?"), false, &n);
     return src;
+}
+
+/* A new content file with what is left to read of `in`: its name, or NULL. */
+static const char *copy_content(struct http_request *req, int in)
+{
+    char id[37];
+    uuid_v4(id);
+    const char *file = arena_strdup(req->arena, id);
+    const char *path = arena_printf(req->arena, "%s/%s", content_dir(req), file);
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0)
+        return NULL;
+    bool ok = true;
+    char *chunk = xmalloc(COPY_CHUNK);
+    ssize_t got;
+    while (ok && (got = read(in, chunk, COPY_CHUNK)) > 0)
+        ok = write(out, chunk, (size_t)got) == got;
+    free(chunk);
+    if (close(out) != 0 || !ok || got < 0) {
+        unlink(path);
+        return NULL;
+    }
+    return file;
 }
 
 /* PUT with x-ms-copy-source: the source blob's content, properties and (unless the request
@@ -737,30 +1000,17 @@ static int copy_blob(struct http_request *req)
         return rc;
     if (rc != 0)
         return blob_fail_store(req);
-    char id[37];
-    uuid_v4(id);
-    const char *file = arena_strdup(req->arena, id);
-    const char *path = arena_printf(req->arena, "%s/%s", content_dir(req), file);
-    int out = in >= 0 ? open(path, O_WRONLY | O_CREAT | O_EXCL, 0600) : -1;
-    bool ok = out >= 0;
-    char *chunk = xmalloc(COPY_CHUNK);
-    ssize_t got;
-    while (ok && (got = read(in, chunk, COPY_CHUNK)) > 0)
-        ok = write(out, chunk, (size_t)got) == got;
-    free(chunk);
-    if (in >= 0)
+    struct blob_content c = {.inline_data = from.content, .size = from.size, .md5 = from.md5};
+    if (from.file) {
+        c.file = copy_content(req, in);
         close(in);
-    if (out >= 0)
-        close(out);
-    if (!ok) {
-        unlink(path);
-        return blob_fail_store(req);
+        if (!c.file)
+            return blob_fail_store(req);
     }
     const char *metadata = metadata_of(req);
     if (strcmp(metadata, "{}") == 0)
         metadata = from.metadata;
-    if (store_blob(req, file, from.size, from.md5, from.properties, metadata,
-                   exists ? &old : NULL) != 0)
+    if (store_blob(req, &c, from.properties, metadata) != 0)
         return AZ_EREPLIED;
     char copy_id[37];
     uuid_v4(copy_id);
@@ -782,7 +1032,7 @@ int blob_put_block(struct http_request *req)
     bool exists;
     if (begin_write(req, &old, &exists) != 0)
         return AZ_EREPLIED;
-    const char *file = write_content(req, req->body, req->body_len);
+    const char *file = write_body(req);
     if (!file)
         return blob_fail_store(req);
     /* A block staged again replaces the earlier one. */
@@ -809,7 +1059,7 @@ int blob_put_block(struct http_request *req)
         return blob_fail_store(req);
     }
     remove_content(req, replaced);
-    http_set_header(req, "Content-MD5", md5_base64(req, req->body ? req->body : "", req->body_len));
+    http_set_header(req, "Content-MD5", body_md5(req));
     http_set_header(req, "x-ms-request-server-encrypted", "true");
     return http_reply(req, 201, NULL, "", 0);
 }
@@ -848,7 +1098,7 @@ int blob_put_block_list(struct http_request *req)
     EVP_MD_CTX *md5 = EVP_MD_CTX_new();
     EVP_DigestInit_ex(md5, EVP_md5(), NULL);
     /* <BlockList><Latest>id</Latest><Uncommitted>id</Uncommitted>…</BlockList> */
-    const char *body = req->body ? req->body : "";
+    const char *body = http_body(req);
     int64_t size = 0;
     int rc = 0;
     for (const char *p = strstr(body, "<BlockList>"); p && rc == 0;) {
@@ -912,7 +1162,9 @@ int blob_put_block_list(struct http_request *req)
             blocks[nblocks++] = arena_strdup(req->arena, store_column_text(st, 0));
         store_finalize(st);
     }
-    rc = save_blob(req, file, size, base64_encode(req->arena, digest, dlen), exists ? &old : NULL);
+    struct blob_content c = {
+        .file = file, .size = size, .md5 = base64_encode(req->arena, digest, dlen)};
+    rc = save_blob(req, &c);
     if (rc == 0 && store_run(req->store,
                              "DELETE FROM blob_blocks WHERE account = ?1 AND container = ?2 AND "
                              "blob = ?3",
@@ -1002,6 +1254,9 @@ int blob_get(struct http_request *req)
         http_set_header(req, "Content-Length", arena_printf(req->arena, "%lld", (long long)len));
         return http_reply(req, ranged ? 206 : 200, NULL, "", 0);
     }
+    if (!row.file)
+        return http_reply(req, ranged ? 206 : 200, NULL, (const char *)row.content + start,
+                          (size_t)len);
     /* The content goes out a piece at a time, straight from its file. */
     return http_reply_file(req, ranged ? 206 : 200, NULL, fd, start, len);
 }
@@ -1012,7 +1267,7 @@ int blob_delete(struct http_request *req)
     if (blob_authorize(req, true, BLOBS "/delete", false) != 0)
         return AZ_EREPLIED;
     struct blob_row row;
-    int rc = find_blob(req, &row);
+    int rc = find_blob(req, &row, BLOB_ROW, NULL);
     if (rc == AZ_ENOTFOUND)
         return fail_no_blob(req);
     if (rc != 0)
@@ -1035,7 +1290,7 @@ static int update_blob(struct http_request *req, const char *column, const char 
     struct blob_row row;
     if (blob_authorize(req, true, BLOBS "/write", false) != 0)
         return AZ_EREPLIED;
-    int rc = find_blob(req, &row);
+    int rc = find_blob(req, &row, BLOB_ROW, NULL);
     if (rc == AZ_ENOTFOUND)
         return fail_no_blob(req);
     if (rc != 0)
@@ -1081,7 +1336,7 @@ int blob_get_metadata(struct http_request *req)
     if (blob_authorize(req, true, BLOBS "/read", false) != 0)
         return AZ_EREPLIED;
     struct blob_row row;
-    int rc = find_blob(req, &row);
+    int rc = find_blob(req, &row, BLOB_ROW, NULL);
     if (rc == AZ_ENOTFOUND)
         return fail_no_blob(req);
     if (rc != 0)

@@ -106,6 +106,13 @@ int blob_lease_check(struct http_request *req)
         return 0; /* nothing there yet, nothing leased */
     if (rc != 0)
         return http_fail(req, 500, "InternalError", "The lease could not be read.");
+    return blob_lease_check_row(req, l.id, l.duration, l.ends, l.broken);
+}
+
+int blob_lease_check_row(struct http_request *req, const char *id, int64_t duration, int64_t ends,
+                         bool broken)
+{
+    struct lease l = {.id = id, .duration = duration, .ends = ends, .broken = broken};
     const char *given = http_header(req, "x-ms-lease-id");
     bool held = locked(state_of(&l, clock_now_ms()));
     const char *what = blob_request(req)->blob ? "blob" : "container";

@@ -27,7 +27,6 @@
 #include "common/audit.h"
 #include "common/auth.h"
 #include "common/error.h"
-#include "common/json.h"
 #include "common/module.h"
 #include "common/rbac.h"
 #include "common/store.h"
@@ -85,28 +84,32 @@ static struct blob_request *address(struct http_request *req)
     return b->container || !*path ? b : NULL;
 }
 
-/* The account's ARM id, tenant and settings; false when there is no such account. */
-static bool find_account(struct http_request *req, struct blob_request *b, const char **tenant,
-                         bool *shared_key)
+/* The account's ARM id, tenant, settings and keys, in one statement (one read of the store per
+ * request's authentication); false when there is no such account. */
+static bool find_account(struct http_request *req, struct blob_request *b)
 {
     struct store_stmt *st;
     if (store_prepare(req->store,
-                      "SELECT r.id, r.body, s.tenant_id FROM resources r JOIN subscriptions s ON "
-                      "s.id = r.subscription_id WHERE r.type = 'Microsoft.Storage/storageAccounts' "
-                      "AND r.name = ?1",
+                      "SELECT r.id, s.tenant_id, "
+                      "json_type(r.body, '$.properties.allowSharedKeyAccess'), "
+                      "json_type(r.body, '$.properties.allowBlobPublicAccess'), k.key1, k.key2 "
+                      "FROM resources r JOIN subscriptions s ON s.id = r.subscription_id "
+                      "LEFT JOIN storage_account_keys k ON k.account = r.name "
+                      "WHERE r.type = 'Microsoft.Storage/storageAccounts' AND r.name = ?1",
                       &st) != 0)
         return false;
     store_bind_text(st, 1, b->account);
     bool found = store_step(st) == 1;
     if (found) {
-        const char *body = store_column_text(st, 1);
-        const struct json *p =
-            json_get(json_parse_in(req->arena, body, strlen(body)), "properties");
+        const char *shared_key = store_column_text(st, 2);
+        const char *public_access = store_column_text(st, 3);
         b->account_id = arena_strdup(req->arena, store_column_text(st, 0));
-        *tenant = arena_strdup(req->arena, store_column_text(st, 2));
-        *shared_key = true;
-        json_bool(json_get(p, "allowSharedKeyAccess"), shared_key);
-        json_bool(json_get(p, "allowBlobPublicAccess"), &b->allow_public);
+        b->tenant = arena_strdup(req->arena, store_column_text(st, 1));
+        /* Shared Key is allowed unless the property is false; public access only when true. */
+        b->shared_key = !shared_key || strcmp(shared_key, "false") != 0;
+        b->allow_public = public_access && strcmp(public_access, "true") == 0;
+        b->keys[0] = arena_strdup(req->arena, store_column_text(st, 4));
+        b->keys[1] = arena_strdup(req->arena, store_column_text(st, 5));
     }
     store_finalize(st);
     return found;
@@ -196,21 +199,43 @@ static int challenge(struct http_request *req, const char *tenant, int status, c
     return AZ_EDENIED;
 }
 
-static int storage_authenticate(struct http_request *req)
+/*
+ * Requests with Shared Key, a SAS signed with an account key, or no credentials read the store
+ * in one transaction from their authentication on (blob_end_snapshot): one snapshot for the
+ * account and the blob, its locks taken once instead of per statement. That is a GET or HEAD,
+ * which only reads, and a write of a blob's content up to its checks (begin_write in blobs.c
+ * ends the snapshot before anything is written). Entra ID callers and user delegation SAS are
+ * left out: their RBAC decisions are written to the audit log, and the delegation keys' secret
+ * may be made on first use, writes a read transaction cannot become.
+ */
+static bool reads_in_one_snapshot(struct http_request *req, const struct blob_request *b)
 {
-    const char *version = http_header(req, "x-ms-version");
-    if (version && !api_version_is_date(version))
-        return http_fail(req, 400, "InvalidHeaderValue",
-                         "The value for one of the HTTP headers is not in the correct format.");
-    http_set_header(req, "x-ms-version", version ? version : DEFAULT_VERSION);
-    struct blob_request *b = address(req);
-    const char *tenant = NULL;
-    bool shared_key = true;
-    if (!b || !find_account(req, b, &tenant, &shared_key))
+    const char *auth = http_header(req, "Authorization");
+    if (auth ? !str_has_iprefix(auth, "SharedKey ") : http_query(req, "skoid") != NULL)
+        return false;
+    if (req->method == HTTP_GET || req->method == HTTP_HEAD)
+        return true;
+    const char *comp = http_query(req, "comp");
+    return req->method == HTTP_PUT && b->blob &&
+           (!comp || str_ieq(comp, "block") || str_ieq(comp, "blocklist"));
+}
+
+void blob_end_snapshot(struct http_request *req)
+{
+    struct blob_request *b = (struct blob_request *)req->context; /* made by this file */
+    if (!b || !b->snapshot)
+        return;
+    b->snapshot = false;
+    if (store_run(req->store, "COMMIT", "") != 0)
+        store_rollback(req->store);
+}
+
+static int authenticate(struct http_request *req, struct blob_request *b)
+{
+    if (!find_account(req, b))
         return http_fail(req, 404, "ResourceNotFound", "The specified resource does not exist.");
-    b->tenant = tenant;
-    b->shared_key = shared_key;
-    req->context = b;
+    const char *tenant = b->tenant;
+    bool shared_key = b->shared_key;
     const char *auth = http_header(req, "Authorization");
     if (!auth && http_query(req, "sig"))
         return blob_check_sas(req, b);
@@ -225,7 +250,7 @@ static int storage_authenticate(struct http_request *req)
             return http_fail(req, 403, "KeyBasedAuthenticationNotPermitted",
                              "Key based authentication is not permitted on this storage account.");
         if (!colon || !str_ieqn(cred, (size_t)(colon - cred), b->account) ||
-            !blob_signed_by_account(req, b->account, string_to_sign(req, b->account), colon + 1))
+            !blob_signed_by_account(req, b, string_to_sign(req, b->account), colon + 1))
             return http_fail(req, 403, "AuthenticationFailed",
                              "Server failed to authenticate the request. Make sure the value of "
                              "Authorization header is formed correctly including the signature.");
@@ -263,6 +288,24 @@ static int storage_authenticate(struct http_request *req)
                          "Issuer validation failed. Issuer did not match.");
     b->bearer = true;
     return 0;
+}
+
+static int storage_authenticate(struct http_request *req)
+{
+    const char *version = http_header(req, "x-ms-version");
+    if (version && !api_version_is_date(version))
+        return http_fail(req, 400, "InvalidHeaderValue",
+                         "The value for one of the HTTP headers is not in the correct format.");
+    http_set_header(req, "x-ms-version", version ? version : DEFAULT_VERSION);
+    struct blob_request *b = address(req);
+    if (!b)
+        return http_fail(req, 404, "ResourceNotFound", "The specified resource does not exist.");
+    req->context = b;
+    b->snapshot = reads_in_one_snapshot(req, b) && store_run(req->store, "BEGIN", "") == 0;
+    int rc = authenticate(req, b);
+    if (rc != 0)
+        blob_end_snapshot(req); /* no operation follows */
+    return rc;
 }
 
 /* ---- authorization --------------------------------------------------------------------------- */
@@ -335,7 +378,7 @@ static int unsupported(struct http_request *req)
 }
 
 /* Which operation: the method with restype and comp, on the service, a container or a blob. */
-static int storage_dispatch(struct http_request *req)
+static int operation(struct http_request *req)
 {
     const struct blob_request *b = blob_request(req);
     const char *comp = http_query(req, "comp");
@@ -395,6 +438,34 @@ static int storage_dispatch(struct http_request *req)
     return unsupported(req);
 }
 
+static int storage_dispatch(struct http_request *req)
+{
+    int rc = operation(req);
+    blob_end_snapshot(req);
+    return rc;
+}
+
+void *blob_state_new(struct store *s)
+{
+    struct blob_state *st = xcalloc(1, sizeof(*st));
+    st->store = s;
+    st->pending_tail = &st->pending;
+    return st;
+}
+
+void blob_state_free(void *state)
+{
+    struct blob_state *st = state;
+    if (!st)
+        return;
+    for (size_t i = 0; i < BLOB_SIGNED_TEXTS; i++) {
+        free(st->signed_texts[i].key64);
+        free(st->signed_texts[i].text);
+        free(st->signed_texts[i].mac);
+    }
+    free(st);
+}
+
 static const struct route storage_routes[] = {
     {HTTP_GET, "/{path*}", storage_dispatch, "Blob_Get", NULL},
     {HTTP_HEAD, "/{path*}", storage_dispatch, "Blob_Head", NULL},
@@ -411,10 +482,13 @@ const struct module storage_module = {
     .tls = true,
     .default_port = 4705,
     .max_body = 256 * 1024 * 1024,
+    .body_pieces = true,
     .render_error = http_render_storage_error,
     .routes = storage_routes,
     .nroutes = ARRAY_SIZE(storage_routes),
     .authenticate = storage_authenticate,
+    .state_new = blob_state_new,
+    .state_free = blob_state_free,
 };
 
 /* The same service in plain http on Azurite's blob port, where "UseDevelopmentStorage=true"
@@ -426,8 +500,11 @@ const struct module azurite_module = {
     .tls = false,
     .default_port = 10000,
     .max_body = 256 * 1024 * 1024,
+    .body_pieces = true,
     .render_error = http_render_storage_error,
     .routes = storage_routes,
     .nroutes = ARRAY_SIZE(storage_routes),
     .authenticate = storage_authenticate,
+    .state_new = blob_state_new,
+    .state_free = blob_state_free,
 };

@@ -28,9 +28,14 @@ struct blob_request {
     const char *sas_permissions;    /* a SAS's sp, when the request carries a valid one */
     const char *sas_resource_types; /* an account SAS's srt; NULL for a service SAS */
     const char *delegator;          /* a user delegation SAS's signer (skoid): RBAC decides too */
+    const char *keys[2];            /* the account's keys (base64), read with the account */
+    bool snapshot;                  /* reading the store in one transaction (storage.c) */
 };
 
 const struct blob_request *blob_request(const struct http_request *req);
+/* End the transaction some requests read the store in from their authentication on (see
+ * storage.c): before their first write, and after their operation. Again, it does nothing. */
+void blob_end_snapshot(struct http_request *req);
 
 /*
  * May the caller do data action (blob operations) or action (container operations) `action`
@@ -53,15 +58,31 @@ int blob_check_sas_permission(struct http_request *req, const char *action, bool
 const char *blob_sas_string_to_sign(struct http_request *req, const struct blob_request *b);
 /* POST ?restype=service&comp=userdelegationkey: a key user delegation SAS are signed with. */
 int blob_get_user_delegation_key(struct http_request *req);
-/* Is `sig` base64(HMAC-SHA256) of `text` under one of the account's keys? */
 /* base64(HMAC-SHA256(key, text)) with a base64 account key; NULL when the key is not base64. */
 const char *blob_sign(struct http_request *req, const char *key64, const char *text);
 /* The Authorization header a Shared Key client holding `key64` sends with `req` as it stands
  * ("SharedKey account:signature"): how a seed file's blobs are written (common/seed.c). */
 const char *blob_shared_key_authorization(struct http_request *req, const char *account,
                                           const char *key64);
-bool blob_signed_by_account(struct http_request *req, const char *account, const char *text,
-                            const char *sig);
+/* Is `sig` base64(HMAC-SHA256) of `text` under one of the keys of `b`'s account? */
+bool blob_signed_by_account(struct http_request *req, const struct blob_request *b,
+                            const char *text, const char *sig);
+
+/* What the service keeps per thread (module.h; storage.c makes and frees it). */
+#define BLOB_SIGNED_TEXTS 16
+struct blob_pending_put;
+struct blob_state {
+    struct store *store; /* the thread's connection */
+    /* Signatures computed lately, by key and text (sas.c); `next_signed` is replaced next. */
+    struct blob_signed_text {
+        char *key64, *text, *mac;
+    } signed_texts[BLOB_SIGNED_TEXTS];
+    size_t next_signed;
+    /* Uploads of this turn of the event loop, waiting for their group commit (blobs.c). */
+    struct blob_pending_put *pending, **pending_tail;
+};
+void *blob_state_new(struct store *s);
+void blob_state_free(void *state);
 /* "2026-11-27T10:00:00Z" (or without seconds, or a date) as ms since the epoch; false if not. */
 bool blob_parse_time(const char *text, int64_t *ms);
 
@@ -81,10 +102,13 @@ int blob_find_policy(struct http_request *req, const char *container, const char
 int blob_container_access(struct http_request *req, const char **access);
 
 /* Leases (leases.c). PUT ?comp=lease on a blob or a container; the check every write of a
- * leased blob or container passes (412 without its lease id); the lease as GET/HEAD headers and
- * as a listing's XML, from the row's lease columns. */
+ * leased blob or container passes (412 without its lease id), reading the lease or given the
+ * row's lease columns already read; the lease as GET/HEAD headers and as a listing's XML, from
+ * the row's lease columns. */
 int blob_lease(struct http_request *req);
 int blob_lease_check(struct http_request *req);
+int blob_lease_check_row(struct http_request *req, const char *id, int64_t duration, int64_t ends,
+                         bool broken);
 void blob_lease_headers(struct http_request *req, const char *id, int64_t duration, int64_t ends,
                         bool broken);
 void blob_lease_xml(struct buf *x, const char *id, int64_t duration, int64_t ends, bool broken);

@@ -234,7 +234,9 @@ describe('Azurite compatibility: the development account on port 10000', () => {
 
     const files = () => (existsSync(join(dir.dir, 'blobs')) ? readdirSync(join(dir.dir, 'blobs')).length : 0);
     const before = files();
-    await service.getContainerClient('from-arm').getBlockBlobClient('x.txt').upload('x', 1);
+    // Content above the 64 KiB kept in the row has a file of its own.
+    const large = 'x'.repeat(100 * 1024);
+    await service.getContainerClient('from-arm').getBlockBlobClient('x.txt').upload(large, large.length);
     assert.equal(files(), before + 1);
     const del = await arm.armRequest(s, admin, 'DELETE', `${containers}/from-arm?${api}`);
     assert.equal(del.status, 200, del.text);
@@ -262,7 +264,8 @@ describe('Azurite compatibility: the development account on port 10000', () => {
     const files = () => readdirSync(join(dir.dir, 'blobs')).length;
     const first = await create();
     await first.getContainerClient('old').create();
-    await first.getContainerClient('old').getBlockBlobClient('old.txt').upload('old data', 8);
+    const large = 'old data'.repeat(16 * 1024); // above what is kept in the row: a file
+    await first.getContainerClient('old').getBlockBlobClient('old.txt').upload(large, large.length);
     const withData = files();
     assert.equal((await arm.armRequest(s, admin, 'DELETE', `${id}?${api}`)).status, 200);
     const second = await create();

@@ -1,8 +1,9 @@
 /*
  * test_http.c — unit tests for common/http.c, driven without sockets: requests are built with
  * http_request_init() against fake modules and run through http_dispatch(), as h2o's unit tests
- * drive handlers. Covers query decoding, absolute-form targets, parameter passing, the three
- * error renderers, the reply-exactly-once guarantees, 404/405 and the routes every listener has.
+ * drive handlers. Covers query decoding, absolute-form targets, parameter passing, bodies in
+ * pieces, the three error renderers, the reply-exactly-once guarantees, 404/405 and the routes
+ * every listener has.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -252,6 +253,22 @@ static void test_request_defaults(void **state)
     assert_int_equal(f->req.body_len, 0);
     assert_false(f->req.replied);
     assert_int_equal(f->req.status, 0);
+}
+
+/* A body the server left in pieces reads as one, copied once; a flat body is itself. */
+static void test_body_pieces(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(init(f, &json_mod, HTTP_PUT, "/blobs/b"), 0);
+    assert_ptr_equal(http_body(&f->req), f->req.body);
+    static const struct http_body_piece pieces[] = {{"hello, ", 7}, {"", 0}, {"pie\0ces", 7}};
+    f->req.body = NULL;
+    f->req.body_len = 14;
+    f->req.body_pieces = pieces;
+    f->req.body_npieces = 3;
+    const char *flat = http_body(&f->req);
+    assert_memory_equal(flat, "hello, pie\0ces", 15); /* NUL-terminated after the 14 */
+    assert_ptr_equal(http_body(&f->req), flat);
 }
 
 static void test_malformed_query(void **state)
@@ -608,6 +625,7 @@ int main(void)
         T(test_ca_pem_present),
         T(test_set_header_replaces),
         T(test_headers_get),
+        T(test_body_pieces),
         cmocka_unit_test(test_http_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

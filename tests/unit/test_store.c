@@ -166,6 +166,62 @@ static void test_migrate_schema(void **state)
     assert_int_equal(store_schema_version(f->s), store_schema_len);
 }
 
+/* A blob row from before content could live in the row keeps its file through the migration
+ * that rebuilds the table; afterwards a row names its content exactly once, file or inline. */
+static void test_blob_inline_migration(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_file(f);
+    size_t step = store_schema_len;
+    for (size_t i = 0; i < store_schema_len; i++) {
+        if (strcmp(store_schema[i].name, "blob inline content") == 0)
+            step = i;
+    }
+    assert_true(step < store_schema_len);
+    assert_int_equal(store_migrate(f->s, store_schema, step), 0);
+    assert_int_equal(store_exec(f->s,
+                                "INSERT INTO blobs(account, container, name, file, size, md5, "
+                                "etag, created, modified, lease_id, lease_duration) "
+                                "VALUES('acct', 'c', 'old.txt', 'f-1', 3, 'm', 'e', 1, 2, "
+                                "'lease', -1)"),
+                     0);
+    assert_int_equal(store_migrate(f->s, store_schema, store_schema_len), 0);
+
+    struct store_stmt *st = NULL;
+    assert_int_equal(store_prepare(f->s,
+                                   "SELECT file, content IS NULL, size, md5, lease_id, "
+                                   "lease_duration, modified FROM blobs WHERE name = 'old.txt'",
+                                   &st),
+                     0);
+    assert_int_equal(store_step(st), 1);
+    assert_string_equal(store_column_text(st, 0), "f-1");
+    assert_int_equal(store_column_int64(st, 1), 1);
+    assert_int_equal(store_column_int64(st, 2), 3);
+    assert_string_equal(store_column_text(st, 3), "m");
+    assert_string_equal(store_column_text(st, 4), "lease");
+    assert_int_equal(store_column_int64(st, 5), -1);
+    assert_int_equal(store_column_int64(st, 6), 2);
+    store_finalize(st);
+    /* The sweep of unnamed files at the start still finds rows by file. */
+    assert_int_equal(store_prepare(f->s,
+                                   "SELECT 1 FROM sqlite_master WHERE type = 'index' AND "
+                                   "name = 'blobs_by_file' AND tbl_name = 'blobs'",
+                                   &st),
+                     0);
+    assert_int_equal(store_step(st), 1);
+    store_finalize(st);
+
+    static const char insert[] = "INSERT INTO blobs(account, container, name, file, content, size, "
+                                 "md5, etag, created, modified) VALUES('acct', 'c', ?1, ?2, ?3, "
+                                 "3, 'm', 'e', 1, 1)";
+    assert_int_equal(store_run(f->s, insert, "ssb", "new.txt", NULL, "abc", (size_t)3), 0);
+    assert_int_equal(store_run(f->s, insert, "ssb", "empty.txt", NULL, "", (size_t)0), 0);
+    assert_int_equal(store_run(f->s, insert, "ssb", "neither.txt", NULL, NULL, (size_t)0),
+                     AZ_EEXIST);
+    assert_int_equal(store_run(f->s, insert, "ssb", "both.txt", "f-2", "abc", (size_t)3),
+                     AZ_EEXIST);
+}
+
 static void test_meta(void **state)
 {
     struct fixture *f = *state;
@@ -641,6 +697,7 @@ int main(void)
         T(test_open_close),
         T(test_open_failure),
         T(test_migrate_schema),
+        T(test_blob_inline_migration),
         T(test_meta),
         T(test_meta_without_schema),
         T(test_upgrade_from_version_1),
