@@ -164,6 +164,17 @@ static bool write_pieces(int fd, const struct http_body_piece *p, size_t n)
     return true;
 }
 
+/* A new, empty content file for writing, private to azsim: its descriptor (or -1), its name
+ * (what a blob row keeps) and its path. */
+static int new_content_file(struct http_request *req, const char **name, const char **path)
+{
+    char id[37];
+    uuid_v4(id);
+    *name = arena_strdup(req->arena, id);
+    *path = arena_printf(req->arena, "%s/%s", content_dir(req), *name);
+    return open(*path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+}
+
 /*
  * Write the request body to a new content file; its name (relative to content_dir) or NULL.
  * Content is not fsynced, as the store's commits are not (WAL, synchronous=NORMAL): what was
@@ -172,11 +183,8 @@ static bool write_pieces(int fd, const struct http_body_piece *p, size_t n)
  */
 static const char *write_body(struct http_request *req)
 {
-    char id[37];
-    uuid_v4(id);
-    const char *name = arena_strdup(req->arena, id);
-    const char *path = arena_printf(req->arena, "%s/%s", content_dir(req), name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    const char *name, *path;
+    int fd = new_content_file(req, &name, &path);
     if (fd < 0)
         return NULL;
     const struct http_body_piece *pieces;
@@ -953,11 +961,8 @@ static struct blob_request source_of(struct http_request *req, const char *url)
 /* A new content file with what is left to read of `in`: its name, or NULL. */
 static const char *copy_content(struct http_request *req, int in)
 {
-    char id[37];
-    uuid_v4(id);
-    const char *file = arena_strdup(req->arena, id);
-    const char *path = arena_printf(req->arena, "%s/%s", content_dir(req), file);
-    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    const char *file, *path;
+    int out = new_content_file(req, &file, &path);
     if (out < 0)
         return NULL;
     bool ok = true;
