@@ -6,12 +6,14 @@
 # CA from the data directory), IMDS as the VM (its proxy credentials, from `azsim env --vm`), and
 # the admin's credentials from `azsim info`. Against a running azsim in the data directory, or
 # one it starts in memory for the occasion. Standard library only.
+import atexit
 import base64
 import http.client
 import json
 import os
 import secrets
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -60,6 +62,14 @@ def azsim(*args):
     return r.stdout
 
 
+def stop_own_server():
+    """The azsim this demo started goes with it, however the demo ends (a closed pipe, ^C, kill)."""
+    if server and server.poll() is None:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
+
+
 server = None
 if subprocess.run([AZSIM, "health", "--data-dir", DATA_DIR], capture_output=True).returncode != 0:
     DATA_DIR = tempfile.mkdtemp(prefix="azsim-demo-")
@@ -67,6 +77,8 @@ if subprocess.run([AZSIM, "health", "--data-dir", DATA_DIR], capture_output=True
              for a in (f"--{m}-port", "0")]
     server = subprocess.Popen([AZSIM, "serve", "--data-dir", DATA_DIR, *ports,
                                "--log-level", "warn"], stdout=subprocess.PIPE, text=True)
+    atexit.register(stop_own_server)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for line in server.stdout:
         if line.startswith("ca "):
             break
@@ -304,9 +316,7 @@ if status == 200:
 else:
     say(red(bold(f"The last call failed ({status}).")), 0)
 if server:
-    server.terminate()
-    server.wait()
-    shutil.rmtree(DATA_DIR, ignore_errors=True)
+    stop_own_server()
 else:
     say(dim(f"The resources stay in {rg};"), 0)
     say(dim(f"`azsim audit {principal}` replays the decisions."), 0)
