@@ -25,9 +25,8 @@ extern const char azsim_builtin_roles_end[];
 /* FNV-1a of the compiled-in roles: reloaded only when a new azsim brings new data. */
 static char *roles_digest(void)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = azsim_builtin_roles; p < azsim_builtin_roles_end; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    uint64_t h =
+        hash_bytes(azsim_builtin_roles, (size_t)(azsim_builtin_roles_end - azsim_builtin_roles));
     return xasprintf("%016llx", (unsigned long long)h);
 }
 

@@ -149,10 +149,7 @@ static const struct json *parsed_permissions(const char *permissions)
         roles = xcalloc(PARSED_ROLES, sizeof(*roles));
         pthread_setspecific(parsed_key, roles);
     }
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)permissions; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    struct parsed_role *slot = &roles[h % PARSED_ROLES];
+    struct parsed_role *slot = &roles[hash_bytes(permissions, strlen(permissions)) % PARSED_ROLES];
     if (slot->text && strcmp(slot->text, permissions) == 0)
         return slot->blocks;
     struct json *blocks;

@@ -688,10 +688,7 @@ static void memo_validate(struct store *s)
 
 static struct memo_slot *memo_slot(struct store *s, const char *key)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return &s->memo[h % MEMO_SLOTS];
+    return &s->memo[hash_bytes(key, strlen(key)) % MEMO_SLOTS];
 }
 
 const void *store_memo_get(struct store *s, const char *key, size_t *len)

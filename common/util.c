@@ -76,6 +76,14 @@ void random_bytes(void *p, size_t n)
     }
 }
 
+uint64_t hash_bytes(const void *data, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = data, *end = p + len; p < end; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
 void uuid_v4(char out[37])
 {
     unsigned char b[16];

@@ -30,6 +30,10 @@ bool api_version_is_date(const char *s);
 /* Fill `p` with `n` cryptographically random bytes (getrandom(2)); aborts if the kernel cannot. */
 void random_bytes(void *p, size_t n);
 
+/* FNV-1a (64-bit) of `len` bytes: for hash tables and digests, not for anything an attacker
+ * chooses to collide. */
+uint64_t hash_bytes(const void *data, size_t len);
+
 /*
  * Base64 (RFC 4648 §4, padded) and base64url (§5, unpadded, as in JWTs). Encoders return a
  * NUL-terminated string from the arena. Decoders return the byte count, or -1 on invalid input;

@@ -84,14 +84,6 @@ struct http_client *imds_http_client(struct http_request *req)
     return state->client;
 }
 
-static uint64_t hash_of(const void *data, size_t len)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = data, *end = p + len; p < end; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
-}
-
 static bool fresh(int64_t expires_on)
 {
     return expires_on - REFRESH_MARGIN_SECONDS > clock_now_ms() / 1000;
@@ -101,7 +93,7 @@ const char *imds_cache_get(struct http_request *req, const char *key, int64_t *e
 {
     const char *answer = NULL;
     pthread_mutex_lock(&cache_lock);
-    struct cache_slot *slot = &cache[hash_of(key, strlen(key)) % CACHE_SLOTS];
+    struct cache_slot *slot = &cache[hash_bytes(key, strlen(key)) % CACHE_SLOTS];
     if (slot->key && strcmp(slot->key, key) == 0 && fresh(slot->expires_on)) {
         answer = arena_strdup(req->arena, slot->answer);
         *expires_on = slot->expires_on;
@@ -116,7 +108,7 @@ void imds_cache_put(struct http_request *req, const char *key, const char *answe
     (void)req;
     char *k = xstrdup(key), *a = xstrdup(answer);
     pthread_mutex_lock(&cache_lock);
-    struct cache_slot *slot = &cache[hash_of(key, strlen(key)) % CACHE_SLOTS];
+    struct cache_slot *slot = &cache[hash_bytes(key, strlen(key)) % CACHE_SLOTS];
     char *old_key = slot->key, *old_answer = slot->answer;
     slot->key = k;
     slot->answer = a;
@@ -136,7 +128,7 @@ const char *imds_snapshot_get(struct http_request *req, struct imds_snapshot_ref
     if (ref->version < 0)
         return NULL;
     const struct snapshot_slot *slot =
-        &state->snapshot[hash_of(ref->key, ref->len) % SNAPSHOT_SLOTS];
+        &state->snapshot[hash_bytes(ref->key, ref->len) % SNAPSHOT_SLOTS];
     if (!slot->key || slot->version != ref->version || slot->key_len != ref->len ||
         memcmp(slot->key, ref->key, ref->len) != 0 || !fresh(slot->expires_on))
         return NULL;
@@ -150,7 +142,7 @@ void imds_snapshot_put(struct http_request *req, const struct imds_snapshot_ref 
     struct imds_state *state = req->module_state;
     if (!state || ref->version < 0)
         return;
-    struct snapshot_slot *slot = &state->snapshot[hash_of(ref->key, ref->len) % SNAPSHOT_SLOTS];
+    struct snapshot_slot *slot = &state->snapshot[hash_bytes(ref->key, ref->len) % SNAPSHOT_SLOTS];
     free(slot->key);
     free(slot->answer);
     slot->key = xmalloc(ref->len);
